@@ -1,0 +1,3 @@
+"""Headway: open-source KPI management."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The KPI engine: workspace model, parsers, planner, execution, targets. No Django."""

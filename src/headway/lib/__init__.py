@@ -1,0 +1,1 @@
+"""Pure helpers: periods, numbers."""
