@@ -1,0 +1,78 @@
+"""Writing compute results as a table, CSV or JSON, exactly as the workspace spec says."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from headway.engine.compute import Number, ResultRow
+
+
+def number_text(value: Number | None) -> str:
+    """Numbers as plain text: integers whole, others to 15 significant digits.
+
+    15 digits is what a double holds exactly, so 0.1 + 0.2 prints as 0.3 rather than
+    0.30000000000000004, while every real digit is kept.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, int):
+        return str(value)
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    text = format(value, ".15g")
+    return text
+
+
+def json_number(value: Number | None) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    return float(number_text(value))
+
+
+def header(by: str | None) -> list[str]:
+    return ["kpi", "period", *([by] if by else []), "value", "target", "attainment", "status"]
+
+
+def write_csv(rows: Sequence[ResultRow], by: str | None, out: TextIO) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header(by))
+    for row in rows:
+        writer.writerow(
+            [
+                row.kpi,
+                row.period.label,
+                *([row.group if row.group is not None else ""] if by else []),
+                number_text(row.value),
+                number_text(row.target),
+                number_text(row.attainment),
+                row.status.value,
+            ]
+        )
+
+
+def write_json(rows: Sequence[ResultRow], by: str | None, out: TextIO) -> None:
+    items = []
+    for row in rows:
+        item: dict[str, Any] = {"kpi": row.kpi, "period": row.period.label}
+        if by:
+            item[by] = row.group
+        item["value"] = json_number(row.value)
+        item["target"] = json_number(row.target)
+        item["attainment"] = json_number(row.attainment)
+        item["status"] = row.status.value
+        items.append(item)
+    json.dump(items, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def csv_text(rows: Sequence[ResultRow], by: str | None) -> str:
+    buffer = io.StringIO()
+    write_csv(rows, by, buffer)
+    return buffer.getvalue()

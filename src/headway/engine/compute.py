@@ -1,0 +1,429 @@
+"""Computing KPIs: plan the scans, run them, evaluate formulas, attach targets.
+
+load data ─▶ plan scans ─▶ run SQL (aggregates per period and group)
+          ─▶ evaluate each KPI's formula over the aggregates ─▶ targets and status
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+
+from headway.engine.data import DatasetRequest, LoadedDataset, Warehouse, quote_identifier
+from headway.engine.formula import evaluate
+from headway.engine.model import Direction, Status
+from headway.engine.plan import Scan, ScanMeasure, scan_sql
+from headway.engine.problems import HeadwayError, Problem
+from headway.engine.workspace import ResolvedKpi, ResolvedTarget, Workspace
+from headway.lib.periods import Grain, Period, period_containing, periods_between
+
+Number = int | float
+
+
+@dataclass(frozen=True)
+class ComputeRequest:
+    """What to compute: which KPIs, which periods, and the breakdown."""
+
+    kpis: tuple[str, ...] = ()
+    start: Period | None = None
+    end: Period | None = None
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One KPI value for one period (and group), with its target and status."""
+
+    kpi: str
+    period: Period
+    group: str | None
+    value: Number | None
+    target: float | None
+    attainment: float | None
+    status: Status
+    target_entry: ResolvedTarget | None = None
+
+
+@dataclass
+class ComputeResult:
+    """The rows, plus the plan and SQL behind them, so every number can be explained."""
+
+    rows: list[ResultRow]
+    scans: list[tuple[Scan, str]]
+    periods: dict[str, list[Period]]
+    aggregates: dict[tuple[str, Grain, datetime.date, str | None], Number | None] = field(
+        default_factory=dict
+    )
+
+    def measure_value(
+        self, workspace: Workspace, measure: str, period: Period, group: str | None
+    ) -> Number | None:
+        return _lookup(self.aggregates, workspace, measure, period, group)
+
+
+def attainment_of(value: Number | None, target: float | None, direction: Direction) -> float | None:
+    """value / target when higher is better, target / value when lower is better."""
+    if value is None or target is None:
+        return None
+    numerator, divisor = (value, target) if direction is Direction.UP else (target, value)
+    if divisor <= 0:
+        return None
+    result = numerator / divisor
+    return result if math.isfinite(result) else None
+
+
+def status_of(attainment: float | None, green: float, amber: float) -> Status:
+    if attainment is None:
+        return Status.NONE
+    if attainment >= green:
+        return Status.GREEN
+    if attainment >= amber:
+        return Status.AMBER
+    return Status.RED
+
+
+def target_for(
+    kpi: ResolvedKpi, period: Period, by: str | None, group: str | None
+) -> ResolvedTarget | None:
+    """The entry with the latest start at or before the period's first day, for the group."""
+    chosen: ResolvedTarget | None = None
+    for target in kpi.targets:
+        where = target.entry.where
+        if by is None or group is None:
+            if where is not None:
+                continue
+        elif where is None or where.get(by) != group or len(where) != 1:
+            continue
+        if target.starts.start > period.start:
+            continue
+        if chosen is None or (target.starts.start, target.position) >= (
+            chosen.starts.start,
+            chosen.position,
+        ):
+            chosen = target
+    return chosen
+
+
+def _lookup(
+    aggregates: dict[tuple[str, Grain, datetime.date, str | None], Number | None],
+    workspace: Workspace,
+    measure: str,
+    period: Period,
+    group: str | None,
+) -> Number | None:
+    key = (measure, period.grain, period.start, group)
+    if key in aggregates:
+        return aggregates[key]
+    # No row for this period and group: nothing happened, so counts and sums are 0.
+    return 0 if workspace.measures[measure].spec.agg.is_zero_when_empty else None
+
+
+def _plain_number(value: Any) -> Number | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float):
+        return value
+    raise TypeError(f"unexpected aggregate {value!r}")
+
+
+class Engine:
+    """Computes a workspace's KPIs from its data files."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.warehouse: Warehouse | None = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.warehouse is not None:
+            self.warehouse.close()
+            self.warehouse = None
+
+    def load(self) -> dict[str, LoadedDataset]:
+        """Reads and checks every dataset the workspace uses (all of them, for validate)."""
+        if self.warehouse is not None:
+            return self.warehouse.datasets
+        workspace = self.workspace
+        self.warehouse = Warehouse(workspace.timezone)
+        needs = workspace.column_needs()
+        requests = []
+        for name, dataset in workspace.model.datasets.items():
+            requests.append(
+                DatasetRequest(
+                    name=name,
+                    file=(workspace.base_dir / dataset.file),
+                    shown_file=str(workspace.base_dir / dataset.file),
+                    key=dataset.key,
+                    needs={column: frozenset(kinds) for column, kinds in needs[name].items()},
+                    workspace_file=workspace.shown_path,
+                    workspace_line=workspace.line_of("datasets", name, "file"),
+                )
+            )
+        loaded = self.warehouse.load_all(requests)
+        self._check_literals(loaded)
+        return loaded
+
+    def _check_literals(self, loaded: dict[str, LoadedDataset]) -> None:
+        """A filter comparing a number column with 'abc' would fail at run time: say so now."""
+        problems = []
+        for name, measure in self.workspace.measures.items():
+            if measure.filter is None:
+                continue
+            types = loaded[measure.spec.dataset].column_types
+            for comparison in measure.filter.comparisons:
+                kind = types.get(comparison.column, "VARCHAR").upper()
+                if kind == "VARCHAR":
+                    continue
+                assert self.warehouse is not None
+                try:
+                    self.warehouse.connection.execute(
+                        f"SELECT CAST($value AS {kind})", {"value": comparison.literal}
+                    )
+                except duckdb.Error:
+                    problems.append(
+                        Problem(
+                            f"filter compares the {kind.lower()} column {comparison.column!r} "
+                            f"with the text {comparison.literal!r}",
+                            file=self.workspace.shown_path,
+                            line=self.workspace.line_of("measures", name, "filter"),
+                            key=f"measures.{name}.filter",
+                        )
+                    )
+        if problems:
+            raise HeadwayError(problems)
+
+    def compute(self, request: ComputeRequest) -> ComputeResult:
+        kpis = self._select_kpis(request)
+        self._check_by(kpis, request.by)
+        loaded = self.load()
+        assert self.warehouse is not None
+        connection = self.warehouse.connection
+        periods = self._periods(kpis, request, loaded)
+        scans = self._plan(kpis, periods, request.by)
+        aggregates: dict[tuple[str, Grain, datetime.date, str | None], Number | None] = {}
+        present: dict[tuple[str, str], set[tuple[Grain, datetime.date, str | None]]] = defaultdict(
+            set
+        )
+        executed: list[tuple[Scan, str]] = []
+        for scan in scans:
+            sql = scan_sql(scan, loaded[scan.dataset])
+            executed.append((scan, sql))
+            try:
+                records = connection.execute(sql).fetchall()
+            except duckdb.Error as error:
+                raise HeadwayError(
+                    Problem(
+                        f"reading dataset {scan.dataset} failed: {str(error).splitlines()[0]}",
+                        file=loaded[scan.dataset].shown_file,
+                    )
+                ) from None
+            offset = len(scan.grains) + (1 if scan.by else 0)
+            for record in records:
+                index = next(i for i, _ in enumerate(scan.grains) if record[i] is not None)
+                grain = scan.grains[index]
+                start: datetime.date = record[index]
+                group = record[len(scan.grains)] if scan.by else None
+                if record[offset]:
+                    present[(scan.dataset, scan.time_column)].add((grain, start, group))
+                for position, item in enumerate(scan.measures):
+                    value = _plain_number(record[offset + 1 + position])
+                    if value is None and item.measure.spec.agg.is_zero_when_empty:
+                        value = 0
+                    aggregates[(item.measure.name, grain, start, group)] = value
+        rows = []
+        for kpi in kpis:
+            kpi_periods = periods[kpi.key]
+            groups: list[str | None] = [None]
+            if request.by is not None:
+                groups = self._groups(kpi, kpi_periods, present)
+            for period in kpi_periods:
+                for group in groups:
+                    rows.append(self._row(kpi, period, request.by, group, aggregates))
+        return ComputeResult(rows=rows, scans=executed, periods=periods, aggregates=aggregates)
+
+    def _row(
+        self,
+        kpi: ResolvedKpi,
+        period: Period,
+        by: str | None,
+        group: str | None,
+        aggregates: dict[tuple[str, Grain, datetime.date, str | None], Number | None],
+    ) -> ResultRow:
+        workspace = self.workspace
+
+        def value_of(measure: str, offset: int) -> Number | None:
+            return _lookup(aggregates, workspace, measure, period.shift(-offset), group)
+
+        value = evaluate(kpi.formula, value_of)
+        entry = target_for(kpi, period, by, group)
+        target = entry.entry.value if entry is not None else None
+        attainment = attainment_of(value, target, kpi.spec.direction)
+        status = status_of(attainment, kpi.spec.thresholds.green, kpi.spec.thresholds.amber)
+        return ResultRow(
+            kpi=kpi.key,
+            period=period,
+            group=group,
+            value=value,
+            target=target,
+            attainment=attainment,
+            status=status,
+            target_entry=entry,
+        )
+
+    def _select_kpis(self, request: ComputeRequest) -> list[ResolvedKpi]:
+        workspace = self.workspace
+        if not request.kpis:
+            return [workspace.kpis[kpi.key] for kpi in workspace.model.kpis]
+        unknown = [key for key in request.kpis if key not in workspace.kpis]
+        if unknown:
+            known = ", ".join(workspace.kpis)
+            raise HeadwayError(
+                [Problem(f"unknown KPI {key!r} (the workspace has: {known})") for key in unknown]
+            )
+        return [workspace.kpis[key] for key in dict.fromkeys(request.kpis)]
+
+    def _check_by(self, kpis: Sequence[ResolvedKpi], by: str | None) -> None:
+        if by is None:
+            return
+        problems = []
+        for kpi in kpis:
+            for dataset in self.workspace.kpi_datasets(kpi):
+                if by not in self.workspace.model.datasets[dataset].dimensions:
+                    problems.append(
+                        Problem(
+                            f"KPI {kpi.key} cannot be broken down by {by!r}: dataset "
+                            f"{dataset} does not list it among its dimensions",
+                            file=self.workspace.shown_path,
+                            line=self.workspace.line_of("datasets", dataset, "dimensions"),
+                        )
+                    )
+                    break
+        if problems:
+            raise HeadwayError(problems)
+
+    def _extents(
+        self, kpis: Sequence[ResolvedKpi], loaded: dict[str, LoadedDataset]
+    ) -> dict[tuple[str, str], tuple[datetime.datetime | None, datetime.datetime | None]]:
+        """The first and last time of each dataset and time column the KPIs use."""
+        assert self.warehouse is not None
+        pairs = {
+            (measure.spec.dataset, measure.time_column)
+            for kpi in kpis
+            for measure in (self.workspace.measures[name] for name in kpi.measures)
+        }
+        extents = {}
+        for dataset, column in sorted(pairs):
+            time = quote_identifier(column)
+            row = self.warehouse.connection.execute(
+                f"SELECT min({time}), max({time}) FROM {loaded[dataset].view}"
+            ).fetchone()
+            assert row is not None
+            extents[(dataset, column)] = (row[0], row[1])
+        return extents
+
+    def _periods(
+        self,
+        kpis: Sequence[ResolvedKpi],
+        request: ComputeRequest,
+        loaded: dict[str, LoadedDataset],
+    ) -> dict[str, list[Period]]:
+        extents = {}
+        if request.start is None or request.end is None:
+            extents = self._extents(kpis, loaded)
+        periods: dict[str, list[Period]] = {}
+        fiscal = self.workspace.fiscal_year_start
+        for kpi in kpis:
+            grain = kpi.spec.grain
+            first_day = request.start.start if request.start is not None else None
+            last_day = request.end.last_day if request.end is not None else None
+            if first_day is None or last_day is None:
+                times = [
+                    extents[(measure.spec.dataset, measure.time_column)]
+                    for measure in (self.workspace.measures[name] for name in kpi.measures)
+                ]
+                lows = [low for low, _ in times if low is not None]
+                highs = [high for _, high in times if high is not None]
+                if not lows or not highs:
+                    periods[kpi.key] = []
+                    continue
+                if first_day is None:
+                    first_day = period_containing(grain, min(lows).date(), fiscal).start
+                if last_day is None:
+                    last_day = period_containing(grain, max(highs).date(), fiscal).last_day
+            periods[kpi.key] = periods_between(grain, first_day, last_day, fiscal)
+        return periods
+
+    def _plan(
+        self, kpis: Sequence[ResolvedKpi], periods: dict[str, list[Period]], by: str | None
+    ) -> list[Scan]:
+        """Groups the KPIs' measures into one scan per dataset and time column."""
+        grains: dict[tuple[str, str], dict[Grain, None]] = defaultdict(dict)
+        members: dict[tuple[str, str], dict[str, None]] = defaultdict(dict)
+        bounds: dict[tuple[str, str], tuple[datetime.date, datetime.date]] = {}
+        for kpi in kpis:
+            kpi_periods = periods[kpi.key]
+            if not kpi_periods:
+                continue
+            first = kpi_periods[0].shift(-kpi.lookback).start
+            end = kpi_periods[-1].end
+            for name in kpi.measures:
+                measure = self.workspace.measures[name]
+                key = (measure.spec.dataset, measure.time_column)
+                grains[key][kpi.spec.grain] = None
+                members[key][name] = None
+                low, high = bounds.get(key, (first, end))
+                bounds[key] = (min(low, first), max(high, end))
+        scans = []
+        for number, key in enumerate(members):
+            dataset, time_column = key
+            scans.append(
+                Scan(
+                    dataset=dataset,
+                    time_column=time_column,
+                    grains=tuple(sorted(grains[key], key=list(Grain).index)),
+                    measures=tuple(
+                        ScanMeasure(
+                            alias=f"m{number}_{index}", measure=self.workspace.measures[name]
+                        )
+                        for index, name in enumerate(members[key])
+                    ),
+                    first_day=bounds[key][0],
+                    end_day=bounds[key][1],
+                    by=by,
+                    fiscal_year_start=self.workspace.fiscal_year_start,
+                )
+            )
+        return scans
+
+    def _groups(
+        self,
+        kpi: ResolvedKpi,
+        kpi_periods: list[Period],
+        present: dict[tuple[str, str], set[tuple[Grain, datetime.date, str | None]]],
+    ) -> list[str | None]:
+        """The dimension's values found in the KPI's datasets within the range."""
+        starts = {period.start for period in kpi_periods}
+        found: set[str | None] = set()
+        for name in kpi.measures:
+            measure = self.workspace.measures[name]
+            for grain, start, group in present.get((measure.spec.dataset, measure.time_column), ()):
+                if grain is kpi.spec.grain and start in starts:
+                    found.add(group)
+        # Text order, with rows that have no value for the dimension last.
+        return sorted(found, key=lambda group: (group is None, group or ""))

@@ -1,0 +1,118 @@
+"""Planning: which scans answer a compute request, and the SQL of each.
+
+One scan per dataset and time column reads every measure that shares them, for every
+grain that needs them (GROUPING SETS), with the aggregation per period and group pushed
+down to the backend. Plan nodes are frozen dataclasses so a plan can be printed and
+compared in tests.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from headway.engine.data import LoadedDataset, quote_identifier, quote_literal
+from headway.engine.model import Aggregation
+from headway.engine.workspace import ResolvedMeasure
+from headway.lib.periods import Grain
+
+GROUP_ALIAS = "group_value"
+ROWS_ALIAS = "row_count"
+
+
+@dataclass(frozen=True)
+class ScanMeasure:
+    """One measure inside a scan, with the alias of its result column."""
+
+    alias: str
+    measure: ResolvedMeasure
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One pass over a dataset for all measures that share its time column."""
+
+    dataset: str
+    time_column: str
+    grains: tuple[Grain, ...]
+    measures: tuple[ScanMeasure, ...]
+    first_day: datetime.date
+    end_day: datetime.date  # exclusive
+    by: str | None
+    fiscal_year_start: int
+
+    def period_alias(self, grain: Grain) -> str:
+        return f"period_{grain.value}"
+
+
+def period_start_sql(grain: Grain, column: str, fiscal_year_start: int) -> str:
+    """SQL for the first day of the period that a local timestamp falls in."""
+    if grain is Grain.WEEK:
+        # DuckDB's week truncation is the ISO week: Monday.
+        return f"CAST(date_trunc('week', {column}) AS DATE)"
+    if grain is Grain.MONTH:
+        return f"CAST(date_trunc('month', {column}) AS DATE)"
+    unit = "quarter" if grain is Grain.QUARTER else "year"
+    shift = fiscal_year_start - 1
+    if shift == 0:
+        return f"CAST(date_trunc('{unit}', {column}) AS DATE)"
+    # A fiscal quarter or year is a calendar one moved by the months the year starts late.
+    return (
+        f"CAST(date_trunc('{unit}', {column} - INTERVAL {shift} MONTH) "
+        f"+ INTERVAL {shift} MONTH AS DATE)"
+    )
+
+
+def _aggregate_sql(measure: ResolvedMeasure) -> str:
+    spec = measure.spec
+    column = quote_identifier(spec.column) if spec.column is not None else None
+    match spec.agg:
+        case Aggregation.COUNT:
+            expression = f"count({column})" if column else "count(*)"
+        case Aggregation.COUNT_DISTINCT:
+            expression = f"count(DISTINCT {column})"
+        case Aggregation.SUM:
+            expression = f"sum({column})"
+        case Aggregation.AVG:
+            expression = f"avg({column})"
+        case Aggregation.MIN:
+            expression = f"min({column})"
+        case Aggregation.MAX:
+            expression = f"max({column})"
+    if measure.filter is not None:
+        expression += f" FILTER (WHERE {measure.filter.sql('duckdb')})"
+    return expression
+
+
+def scan_sql(scan: Scan, dataset: LoadedDataset) -> str:
+    """The one query of a scan, in DuckDB's dialect."""
+    time = quote_identifier(scan.time_column)
+    group_sql = None
+    if scan.by is not None:
+        column = quote_identifier(scan.by)
+        kind = dataset.column_types.get(scan.by, "VARCHAR").upper()
+        group_sql = column if kind == "VARCHAR" else f"CAST({column} AS VARCHAR)"
+    selects = []
+    sets = []
+    for grain in scan.grains:
+        period = period_start_sql(grain, time, scan.fiscal_year_start)
+        selects.append(f"{period} AS {scan.period_alias(grain)}")
+        sets.append([period, group_sql] if group_sql else [period])
+    if group_sql:
+        selects.append(f"{group_sql} AS {GROUP_ALIAS}")
+    selects.append(f"count(*) AS {ROWS_ALIAS}")
+    for item in scan.measures:
+        selects.append(f"{_aggregate_sql(item.measure)} AS {item.alias}")
+    low = quote_literal(f"{scan.first_day.isoformat()} 00:00:00")
+    high = quote_literal(f"{scan.end_day.isoformat()} 00:00:00")
+    if len(sets) == 1:
+        group_by = ", ".join(sets[0])
+    else:
+        group_by = "GROUPING SETS (" + ", ".join("(" + ", ".join(s) + ")" for s in sets) + ")"
+    return (
+        "SELECT\n  "
+        + ",\n  ".join(selects)
+        + f"\nFROM {dataset.view}"
+        + f"\nWHERE {time} >= TIMESTAMP {low} AND {time} < TIMESTAMP {high}"
+        + f"\nGROUP BY {group_by}"
+    )
