@@ -1,0 +1,59 @@
+"""Shared fixtures: run the `headway` command line as a user would."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from headway.cli.main import cli
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def csv_rows(self) -> list[dict[str, str]]:
+        return list(csv.DictReader(io.StringIO(self.stdout)))
+
+    def json_rows(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = json.loads(self.stdout)
+        return result
+
+
+def run_headway(*args: str | Path) -> Run:
+    """Runs the CLI in this process (fast); exit code, stdout and stderr as a user sees them."""
+    runner = CliRunner()
+    result = runner.invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+def run_headway_process(*args: str | Path, cwd: Path | None = None) -> Run:
+    """Runs the installed `headway` in a separate process, exactly as from a shell."""
+    executable = Path(sys.executable).with_name("headway")
+    completed = subprocess.run(
+        [str(executable), *(str(arg) for arg in args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+    return Run(completed.returncode, completed.stdout, completed.stderr)
+
+
+@pytest.fixture
+def headway() -> Any:
+    return run_headway
