@@ -236,10 +236,8 @@ class Warehouse:
         try:
             with request.file.open(encoding="utf-8-sig", newline="") as handle:
                 header = next(csv.reader(handle), None)
-        except UnicodeDecodeError as error:
-            raise HeadwayError(
-                Problem(f"is not UTF-8 text (byte {error.start})", file=request.shown_file)
-            ) from None
+        except UnicodeDecodeError:
+            raise HeadwayError(_not_utf8(request)) from None
         except csv.Error as error:
             raise HeadwayError(
                 Problem(f"malformed CSV header: {error}", file=request.shown_file, line=1)
@@ -566,19 +564,27 @@ def _csv_problem(request: DatasetRequest, error: duckdb.Error) -> Problem:
                         line=start_line,
                     )
                 start_line = reader.line_num + 1
-    except UnicodeDecodeError as decode_error:
-        line = _line_of_byte(request.file, decode_error.start)
-        return Problem(
-            f"is not UTF-8 text (byte {decode_error.start})", file=request.shown_file, line=line
-        )
+    except UnicodeDecodeError:
+        return _not_utf8(request)
     except csv.Error as csv_error:
         return Problem(f"malformed CSV: {csv_error}", file=request.shown_file, line=start_line)
     return Problem(f"cannot be read as CSV: {_first_line(error)}", file=request.shown_file)
 
 
-def _line_of_byte(path: Path, offset: int) -> int:
-    with path.open("rb") as handle:
-        return handle.read(offset).count(b"\n") + 1
+def _not_utf8(request: DatasetRequest) -> Problem:
+    """Names the first line that is not UTF-8, e.g. a file saved as Big5 by a spreadsheet."""
+    with request.file.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return Problem(
+                    f"is not UTF-8 text (byte {error.start + 1} of the line); save the file as "
+                    "UTF-8",
+                    file=request.shown_file,
+                    line=number,
+                )
+    return Problem("is not UTF-8 text; save the file as UTF-8", file=request.shown_file)
 
 
 def _first_line(error: Exception) -> str:
