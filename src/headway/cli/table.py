@@ -40,7 +40,7 @@ def format_value(value: Number | None, unit: Unit, currency: str) -> str:
 def print_table(workspace: Workspace, rows: Sequence[ResultRow], by: str | None) -> None:
     currency = workspace.model.organization.currency
     table = Table(box=box.SIMPLE_HEAVY, show_edge=False)
-    table.add_column("KPI")
+    table.add_column("KPI", no_wrap=True, overflow="ellipsis", max_width=28)
     table.add_column("period")
     if by:
         table.add_column(by)

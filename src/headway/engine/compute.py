@@ -16,7 +16,13 @@ from typing import Any
 
 import duckdb
 
-from headway.engine.data import DatasetRequest, LoadedDataset, Warehouse, quote_identifier
+from headway.engine.data import (
+    DatasetRequest,
+    LoadedDataset,
+    Warehouse,
+    quote_identifier,
+    quote_literal,
+)
 from headway.engine.formula import evaluate
 from headway.engine.model import Direction, Status
 from headway.engine.plan import Scan, ScanMeasure, scan_sql
@@ -193,7 +199,7 @@ class Engine:
                 assert self.warehouse is not None
                 try:
                     self.warehouse.connection.execute(
-                        f"SELECT CAST($value AS {kind})", {"value": comparison.literal}
+                        f"SELECT CAST({quote_literal(comparison.literal)} AS {kind})"
                     )
                 except duckdb.Error:
                     problems.append(
