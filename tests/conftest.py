@@ -57,3 +57,11 @@ def run_headway_process(*args: str | Path, cwd: Path | None = None) -> Run:
 @pytest.fixture
 def headway() -> Any:
     return run_headway
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test gets its own cache of checked files, never the user's."""
+    monkeypatch.setenv("HEADWAY_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

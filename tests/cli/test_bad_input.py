@@ -249,3 +249,13 @@ def test_validate_says_what_the_workspace_defines(tmp_path: Path) -> None:
     assert run.exit_code == 0
     assert "valid" in run.stdout
     assert "1 KPIs" in textwrap.dedent(run.stdout)
+
+
+def test_the_table_is_plain_text_when_piped(tmp_path: Path) -> None:
+    run = run_headway("compute", make_workspace(tmp_path), "--by", "team")
+    assert run.exit_code == 0, run
+    assert "\x1b[" not in run.stdout
+    assert "Conversion [conversion]" in run.stdout
+    assert "○ none" in run.stdout
+    assert "north" in run.stdout
+    assert "south" in run.stdout

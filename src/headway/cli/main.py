@@ -142,11 +142,12 @@ def compute(
 ) -> None:
     """Compute KPIs per period (and group) from a workspace file and its data."""
     from headway.cli import output
+    from headway.engine.checked import CheckedFiles
     from headway.engine.compute import Engine
 
     loaded = _load(workspace)
     request = _request(loaded, start, end, kpis, by)
-    with Engine(loaded) as engine:
+    with Engine(loaded, CheckedFiles.default()) as engine:
         result = engine.compute(request)
     if output_format == "csv":
         output.write_csv(result.rows, by, sys.stdout)

@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from headway.engine.checked import CheckedFiles
 from headway.engine.data import (
     DatasetRequest,
     LoadedDataset,
@@ -146,8 +147,9 @@ def _plain_number(value: Any) -> Number | None:
 class Engine:
     """Computes a workspace's KPIs from its data files."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, checked: CheckedFiles | None = None) -> None:
         self.workspace = workspace
+        self.checked = checked
         self.warehouse: Warehouse | None = None
 
     def __enter__(self) -> Engine:
@@ -166,7 +168,7 @@ class Engine:
         if self.warehouse is not None:
             return self.warehouse.datasets
         workspace = self.workspace
-        self.warehouse = Warehouse(workspace.timezone)
+        self.warehouse = Warehouse(workspace.timezone, self.checked)
         needs = workspace.column_needs()
         requests = []
         for name, dataset in workspace.model.datasets.items():

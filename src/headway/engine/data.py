@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 
+from headway.engine.checked import CheckedFiles
 from headway.engine.filters import ColumnNeed
 from headway.engine.problems import HeadwayError, Problem
 
@@ -148,8 +149,9 @@ class _ParquetSource(_Source):
 class Warehouse:
     """One DuckDB connection that holds the workspace's datasets as typed views."""
 
-    def __init__(self, timezone: str) -> None:
+    def __init__(self, timezone: str, checked: CheckedFiles | None = None) -> None:
         self.timezone = timezone
+        self.checked = checked
         self.connection = duckdb.connect(":memory:")
         # Extensions must never be fetched from the internet; icu, json and parquet are
         # built in. Timestamps are converted explicitly, so the session zone is fixed.
@@ -180,10 +182,17 @@ class Warehouse:
         expressions, types, problems = self._typed_columns(request, source)
         if problems:
             raise HeadwayError(problems)
-        problems = self._check_values(request, source, expressions)
-        problems += self._check_key(request, source)
-        if problems:
-            raise HeadwayError(problems)
+        signature = None
+        if self.checked is not None:
+            what = [request.key, sorted((k, sorted(v)) for k, v in request.needs.items()), types]
+            signature = self.checked.signature(request.file, what)
+        if self.checked is None or not self.checked.passed(signature):
+            problems = self._check_values(request, source, expressions)
+            problems += self._check_key(request, source)
+            if problems:
+                raise HeadwayError(problems)
+            if self.checked is not None:
+                self.checked.remember(signature)
         view = f"ds_{number}"
         select = ", ".join(
             f"{expression} AS {quote_identifier(name)}" for name, expression in expressions.items()
@@ -252,9 +261,10 @@ class Warehouse:
     def _open_csv(self, request: DatasetRequest, relation: str) -> _Source:
         header = self._read_csv_header(request)
         columns = "{" + ", ".join(f"{quote_literal(name)}: 'VARCHAR'" for name in header) + "}"
+        path = quote_literal(str(request.file))
         sql = (
             f"CREATE TEMP TABLE {relation} AS "
-            f"SELECT row_number() OVER () AS {ROW_COLUMN}, * FROM read_csv({quote_literal(str(request.file))}, header = true, "
+            f"SELECT row_number() OVER () AS {ROW_COLUMN}, * FROM read_csv({path}, header = true, "
             f"auto_detect = false, columns = {columns}, delim = ',', quote = '\"', "
             f"escape = '\"', strict_mode = true)"
         )

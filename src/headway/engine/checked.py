@@ -1,0 +1,56 @@
+"""Remembering data files that passed their checks, so unchanged files are not re-checked.
+
+Checking that 10 million keys are unique costs more than computing twenty KPIs from
+them. A file that passed is remembered by its path, size and modification time (as
+make and git do) together with what was checked; any change to the file, or to what the
+workspace needs of it, checks it again. Failures are never remembered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+
+class CheckedFiles:
+    """A folder of markers, one per file version that passed its checks."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @classmethod
+    def default(cls, environ: Mapping[str, str] | None = None) -> CheckedFiles | None:
+        """The cache under HEADWAY_CACHE_DIR or the user's cache folder; None if disabled."""
+        env = os.environ if environ is None else environ
+        if env.get("HEADWAY_NO_CACHE"):
+            return None
+        base = env.get("HEADWAY_CACHE_DIR")
+        if base:
+            return cls(Path(base) / "checked")
+        cache_home = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return cls(Path(cache_home) / "headway" / "checked")
+
+    def signature(self, path: Path, what: object) -> str | None:
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        facts = [str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, what]
+        text = json.dumps(facts, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def passed(self, signature: str | None) -> bool:
+        return signature is not None and (self.directory / signature).exists()
+
+    def remember(self, signature: str | None) -> None:
+        if signature is None:
+            return
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            (self.directory / signature).touch()
+        except OSError:
+            # A read-only home only costs the next run a re-check.
+            return
