@@ -103,7 +103,10 @@ class _Source:
         row_noun: str,
     ) -> None:
         self.connection = connection
+        # `relation` is what the typed view reads; `numbered` adds the row number column
+        # that error messages need. For files loaded into tables they are the same.
         self.relation = relation
+        self.numbered = relation
         self.types = types
         self.row_noun = row_noun
 
@@ -278,21 +281,25 @@ class Warehouse:
         path = quote_literal(str(request.file))
         try:
             self.connection.execute(
-                f"CREATE TEMP VIEW {relation} AS SELECT * FROM read_parquet({path}, "
-                "file_row_number = true)"
+                f"CREATE TEMP VIEW {relation} AS SELECT * FROM read_parquet({path})"
             )
             described = self.connection.execute(f"DESCRIBE {relation}").fetchall()
         except duckdb.Error as error:
             raise HeadwayError(
                 Problem(f"cannot be read as Parquet: {_first_line(error)}", file=request.shown_file)
             ) from None
-        types = {str(row[0]): str(row[1]) for row in described if row[0] != "file_row_number"}
-        # Parquet rows are numbered from 1 for people, like spreadsheet rows.
+        types = {str(row[0]): str(row[1]) for row in described}
+        _check_header(list(types), request.shown_file, "the schema")
+        # Row numbers only for error messages (from 1, like spreadsheet rows): asking the
+        # reader for them on every scan would slow the scans down.
         self.connection.execute(
-            f"CREATE OR REPLACE TEMP VIEW {relation}_rows AS SELECT file_row_number + 1 AS "
-            f"{ROW_COLUMN}, * EXCLUDE (file_row_number) FROM {relation}"
+            f"CREATE TEMP VIEW {relation}_rows AS SELECT file_row_number + 1 AS "
+            f"{ROW_COLUMN}, * EXCLUDE (file_row_number) FROM read_parquet({path}, "
+            "file_row_number = true)"
         )
-        return _ParquetSource(self.connection, f"{relation}_rows", types, "row")
+        source = _ParquetSource(self.connection, relation, types, "row")
+        source.numbered = f"{relation}_rows"
+        return source
 
     def _open_xlsx(self, request: DatasetRequest, relation: str) -> _Source:
         rows = _read_xlsx(request)
@@ -380,7 +387,9 @@ class Warehouse:
                 else:
                     problem = f"is {source_type}, not true/false"
             elif need is ColumnNeed.TIME:
-                if source_type in NAIVE_TIME_TYPES:
+                if source_type == "TIMESTAMP":
+                    expressions[name] = column
+                elif source_type in NAIVE_TIME_TYPES:
                     expressions[name] = f"CAST({column} AS TIMESTAMP)"
                 elif source_type in AWARE_TIME_TYPES:
                     zone = quote_literal(self.timezone)
@@ -432,7 +441,7 @@ class Warehouse:
             for name, condition in checks.items()
         ]
         row = self.connection.execute(
-            f"SELECT {', '.join(selects)} FROM {source.relation}"
+            f"SELECT {', '.join(selects)} FROM {source.numbered}"
         ).fetchone()
         assert row is not None
         bad: dict[str, list[int]] = {
@@ -474,7 +483,7 @@ class Warehouse:
     ) -> dict[tuple[int, str], Any]:
         columns = ", ".join(quote_identifier(name) for name in names)
         fetched = self.connection.execute(
-            f"SELECT {ROW_COLUMN}, {columns} FROM {source.relation} "
+            f"SELECT {ROW_COLUMN}, {columns} FROM {source.numbered} "
             f"WHERE {ROW_COLUMN} IN ({', '.join(str(int(row)) for row in rows)})"
         ).fetchall()
         return {
@@ -492,14 +501,14 @@ class Warehouse:
             f"SELECT {key} FROM {source.relation} GROUP BY {key} HAVING count(*) > 1 LIMIT 1"
         ).fetchall()
         missing = self.connection.execute(
-            f"SELECT {ROW_COLUMN} FROM {source.relation} WHERE {key} IS NULL "
+            f"SELECT {ROW_COLUMN} FROM {source.numbered} WHERE {key} IS NULL "
             f"ORDER BY {ROW_COLUMN} LIMIT {MAX_PROBLEMS_PER_COLUMN}"
         ).fetchall()
         problems: list[Problem] = []
         if duplicate:
             repeats = self.connection.execute(
                 f"SELECT {key}, list({ROW_COLUMN} ORDER BY {ROW_COLUMN})[1:2] "
-                f"FROM {source.relation} GROUP BY {key} HAVING count(*) > 1 "
+                f"FROM {source.numbered} GROUP BY {key} HAVING count(*) > 1 "
                 f"ORDER BY min({ROW_COLUMN}) LIMIT {MAX_PROBLEMS_PER_COLUMN}"
             ).fetchall()
             places = source.place(number for _, rows in repeats for number in rows)
