@@ -259,3 +259,23 @@ def test_the_table_is_plain_text_when_piped(tmp_path: Path) -> None:
     assert "○ none" in run.stdout
     assert "north" in run.stdout
     assert "south" in run.stdout
+
+
+def test_it_rejects_a_filter_comparing_two_columns(tmp_path: Path) -> None:
+    path = make_workspace(tmp_path, WORKSPACE.replace("stage = 'won'", "stage = team"))
+    assert_refused(run_headway("validate", path), "compares two columns")
+
+
+def test_extreme_periods_are_bad_input_not_a_bug(tmp_path: Path) -> None:
+    workspace = WORKSPACE.replace("won / leads", "won / prev(leads)")
+    path = make_workspace(tmp_path, workspace)
+    run = run_headway("compute", path, "--from", "0001-01", "--to", "0001-02")
+    assert_refused(run, "outside the calendar")
+
+
+def test_a_broken_file_of_another_kpi_does_not_stop_this_one(tmp_path: Path) -> None:
+    leads_only = WORKSPACE.replace("won / leads", "leads")
+    path = make_workspace(tmp_path, leads_only, deals=DEALS + "c,2026-02-12,north,won,lots\n")
+    run = run_headway("compute", path, "--kpi", "conversion", "--format", "csv")
+    assert run.exit_code == 0, run
+    assert_refused(run_headway("validate", path), "'lots' is not a number")

@@ -42,10 +42,12 @@ def reports_errors(command: F) -> F:
             _fail("\n".join(lines), 2)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
+        except OverflowError:
+            _fail("error: the periods asked for are outside the calendar (years 1 to 9999)", 2)
         except BrokenPipeError:
             sys.exit(0)
         except Exception as error:  # a bug: say so without a wall of traceback
-            if os.environ.get("HEADWAY_DEBUG"):
+            if os.environ.get("HEADWAY_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}:
                 traceback.print_exc()
             _fail(
                 f"headway: internal error ({type(error).__name__}: {error}). This is a bug; "
@@ -174,4 +176,7 @@ def explain(workspace: Path, kpi: str, period: str | None, by: str | None) -> No
 
 
 def main() -> None:
+    # The application's commands register themselves on `cli` when imported.
+    import headway.cli.app  # noqa: F401
+
     cli()

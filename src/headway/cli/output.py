@@ -33,7 +33,9 @@ def json_number(value: Number | None) -> Any:
         return None
     if isinstance(value, int):
         return value
-    return float(number_text(value))
+    text = number_text(value)
+    # Whole numbers are written as in CSV: 60, not 60.0.
+    return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
 def header(by: str | None) -> list[str]:

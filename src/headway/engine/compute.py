@@ -103,10 +103,12 @@ def target_for(
     chosen: ResolvedTarget | None = None
     for target in kpi.targets:
         where = target.entry.where
-        if by is None or group is None:
+        if by is None:
             if where is not None:
                 continue
-        elif where is None or where.get(by) != group or len(where) != 1:
+        elif group is None or where is None or where.get(by) != group or len(where) != 1:
+            # Entries without `where` are the total's; rows with no value for the
+            # dimension match no entry at all.
             continue
         if target.starts.start > period.start:
             continue
@@ -163,15 +165,19 @@ class Engine:
             self.warehouse.close()
             self.warehouse = None
 
-    def load(self) -> dict[str, LoadedDataset]:
-        """Reads and checks every dataset the workspace uses (all of them, for validate)."""
-        if self.warehouse is not None:
-            return self.warehouse.datasets
+    def load(self, names: Sequence[str] | None = None) -> dict[str, LoadedDataset]:
+        """Reads and checks the named datasets (all of them by default, as validate does)."""
         workspace = self.workspace
-        self.warehouse = Warehouse(workspace.timezone, self.checked)
+        if self.warehouse is None:
+            self.warehouse = Warehouse(workspace.timezone, self.checked)
+        wanted = list(workspace.model.datasets) if names is None else list(names)
+        missing = [name for name in wanted if name not in self.warehouse.datasets]
+        if not missing:
+            return self.warehouse.datasets
         needs = workspace.column_needs()
         requests = []
-        for name, dataset in workspace.model.datasets.items():
+        for name in missing:
+            dataset = workspace.model.datasets[name]
             requests.append(
                 DatasetRequest(
                     name=name,
@@ -184,14 +190,14 @@ class Engine:
                 )
             )
         loaded = self.warehouse.load_all(requests)
-        self._check_literals(loaded)
+        self._check_literals(loaded, set(missing))
         return loaded
 
-    def _check_literals(self, loaded: dict[str, LoadedDataset]) -> None:
+    def _check_literals(self, loaded: dict[str, LoadedDataset], datasets: set[str]) -> None:
         """A filter comparing a number column with 'abc' would fail at run time: say so now."""
         problems = []
         for name, measure in self.workspace.measures.items():
-            if measure.filter is None:
+            if measure.filter is None or measure.spec.dataset not in datasets:
                 continue
             types = loaded[measure.spec.dataset].column_types
             for comparison in measure.filter.comparisons:
@@ -219,7 +225,10 @@ class Engine:
     def compute(self, request: ComputeRequest) -> ComputeResult:
         kpis = self._select_kpis(request)
         self._check_by(kpis, request.by)
-        loaded = self.load()
+        # Only the data the KPIs asked for is read: a broken file of another KPI's
+        # dataset does not stop this one (validate checks them all).
+        needed = dict.fromkeys(name for kpi in kpis for name in self.workspace.kpi_datasets(kpi))
+        loaded = self.load(list(needed))
         assert self.warehouse is not None
         connection = self.warehouse.connection
         periods = self._periods(kpis, request, loaded)

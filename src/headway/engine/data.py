@@ -161,6 +161,7 @@ class Warehouse:
         self.connection.execute("SET autoinstall_known_extensions = false")
         self.connection.execute("SET TimeZone = 'UTC'")
         self.datasets: dict[str, LoadedDataset] = {}
+        self._opened = 0
 
     def close(self) -> None:
         self.connection.close()
@@ -168,9 +169,10 @@ class Warehouse:
     def load_all(self, requests: Iterable[DatasetRequest]) -> dict[str, LoadedDataset]:
         """Loads every dataset; collects the problems of all of them before failing."""
         problems: list[Problem] = []
-        for number, request in enumerate(requests):
+        for request in requests:
+            self._opened += 1
             try:
-                self.datasets[request.name] = self.load(request, number)
+                self.datasets[request.name] = self.load(request, self._opened)
             except HeadwayError as error:
                 problems.extend(error.problems)
         if problems:
@@ -541,9 +543,14 @@ def _time_from_text(column: str, timezone: str, *, safe: bool) -> str:
     cast = "TRY_CAST" if safe else "CAST"
     zone = quote_literal(timezone)
     value = f"trim({column})"
+    # DuckDB wants seconds before an offset and an upper-case Z: 17:30Z -> 17:30:00Z.
+    with_seconds = (
+        f"regexp_replace(regexp_replace({value}, '(T|\\s)(\\d{{2}}:\\d{{2}})([Zz+-])', "
+        f"'\\1\\2:00\\3'), '[z]$', 'Z')"
+    )
     return (
         f"CASE WHEN regexp_matches({value}, {quote_literal(OFFSET_PATTERN)}) "
-        f"THEN timezone({zone}, {cast}({value} AS TIMESTAMPTZ)) "
+        f"THEN timezone({zone}, {cast}({with_seconds} AS TIMESTAMPTZ)) "
         f"ELSE {cast}({value} AS TIMESTAMP) END"
     )
 

@@ -168,9 +168,12 @@ class _Checker:
         left = self.operand(node.left)
         right = self.operand(node.right)
         if isinstance(left, exp.Column) and isinstance(right, exp.Column):
-            self.need(self.column_name(left), ColumnNeed.ANY)
-            self.need(self.column_name(right), ColumnNeed.ANY)
-        elif isinstance(left, exp.Column):
+            # Two columns of a CSV file have no type to agree on ('9' > '10' as text),
+            # and the spec's comparisons are between a column and a literal.
+            raise FilterError(
+                f"'{node.sql()}' compares two columns: compare a column with a literal value"
+            )
+        if isinstance(left, exp.Column):
             self.literal_need(self.column_name(left), right)
         elif isinstance(right, exp.Column):
             self.literal_need(self.column_name(right), left)

@@ -165,7 +165,19 @@ def _suggest(name: str, options: Iterable[str]) -> str:
 
 def load_workspace(path: Path | str) -> Workspace:
     """Reads and validates a workspace file; raises HeadwayError with every problem."""
-    document = read_yaml(Path(path))
+    return validate_document(read_yaml(Path(path)))
+
+
+def workspace_from_data(data: dict[str, Any], path: Path) -> Workspace:
+    """Validates a workspace given as data (e.g. built from the app database).
+
+    `path` stands for the file it would be: data file paths are relative to its folder.
+    """
+    return validate_document(YamlDocument(path=path, data=data))
+
+
+def validate_document(document: YamlDocument) -> Workspace:
+    """Validates parsed workspace data; raises HeadwayError with every problem."""
     shown = str(document.path)
     if not isinstance(document.data, dict):
         raise HeadwayError(
@@ -317,7 +329,10 @@ def _resolve_kpis(workspace: Workspace, out: _Collector) -> None:
             out.add((*location, "team"), f"unknown team {kpi.team!r}{_suggest(kpi.team, teams)}")
         if kpi.owner is not None and people and kpi.owner not in people:
             out.add((*location, "owner"), f"{kpi.owner!r} is not one of the people listed")
-        if kpi.thresholds.amber > kpi.thresholds.green:
+        if (
+            "amber" in kpi.thresholds.model_fields_set
+            and kpi.thresholds.amber > kpi.thresholds.green
+        ):
             out.add(
                 (*location, "thresholds"),
                 f"amber ({kpi.thresholds.amber}) must not be above green ({kpi.thresholds.green})",
