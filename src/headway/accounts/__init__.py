@@ -1,0 +1,1 @@
+"""Organisation, teams, people and roles."""

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.db import migrations
+
+from headway.audit.triggers import drop_append_only, make_append_only
+
+
+class Migration(migrations.Migration):
+    dependencies = [("audit", "0001_initial")]
+
+    operations = [
+        migrations.RunPython(
+            make_append_only("audit_auditentry"), drop_append_only("audit_auditentry")
+        )
+    ]

@@ -1,0 +1,145 @@
+"""Commands that work on the application: apply, export, recompute, demo, serve, manage."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from headway.cli.main import _fail, cli, reports_errors
+
+
+def setup_django(mode: str | None = None, data_dir: Path | None = None) -> None:
+    """Configures Django for a command (settings come from the environment)."""
+    if mode is not None:
+        os.environ["HEADWAY_MODE"] = mode
+    if data_dir is not None:
+        os.environ["HEADWAY_DATA_DIR"] = str(data_dir.resolve())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "headway.site.settings")
+    from django.conf import settings
+
+    Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
+    import django
+
+    django.setup()
+
+
+def migrate(verbosity: int = 0) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=verbosity, interactive=False)
+
+
+def _actor(email: str | None) -> object:
+    if email is None:
+        return None
+    from headway.accounts.models import User
+    from headway.engine.problems import HeadwayError
+
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        raise HeadwayError(f"--as {email}: no such person")
+    return user
+
+
+@cli.command()
+@click.argument("workspace", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask before removing anything.")
+@click.option("--as", "actor", metavar="EMAIL", help="Record the changes as this person.")
+@reports_errors
+def apply(workspace: Path, dry_run: bool, yes: bool, actor: str | None) -> None:
+    """Load a workspace file into the app database, by keys (idempotent)."""
+    setup_django()
+    migrate()
+    from headway.engine.workspace import load_workspace
+    from headway.kpis.workspace_io import apply_plan, plan_apply
+
+    loaded = load_workspace(workspace)
+    plan = plan_apply(loaded)
+    for change in plan.changes:
+        colour = {"+": "green", "~": "yellow", "-": "red"}[change.sign]
+        click.secho(str(change), fg=colour)
+    for note in plan.notes:
+        click.echo(f"note: {note}")
+    if not plan.changes:
+        click.echo("Nothing to change: the database already matches the workspace.")
+        return
+    counts = {sign: sum(1 for c in plan.changes if c.sign == sign) for sign in "+~-"}
+    summary = f"{counts['+']} to create, {counts['~']} to change, {counts['-']} to remove"
+    if dry_run:
+        click.echo(f"Dry run: {summary}; nothing was changed.")
+        return
+    if plan.removals and not yes:
+        if not sys.stdin.isatty():
+            _fail(
+                f"{summary}. Removing needs confirmation: run again with --yes to remove "
+                f"{len(plan.removals)} item(s).",
+                2,
+            )
+        click.confirm(f"{summary}. Remove {len(plan.removals)} item(s)?", abort=True)
+    apply_plan(plan, by=_actor(actor))  # type: ignore[arg-type]
+    click.echo(f"Applied: {summary}.")
+
+
+@cli.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@reports_errors
+def export(file: Path | None) -> None:
+    """Write the app database as a workspace file (to FILE or standard output)."""
+    setup_django()
+    migrate()
+    from ruamel.yaml import YAML
+
+    from headway.kpis.workspace_io import workspace_data
+
+    base = (file.parent if file else Path.cwd()).resolve()
+    data = workspace_data(base_dir=base)
+    yaml = YAML()
+    yaml.default_flow_style = False
+    yaml.allow_unicode = True
+    if file is None:
+        yaml.dump(data, sys.stdout)
+    else:
+        with file.open("w", encoding="utf-8") as handle:
+            yaml.dump(data, handle)
+        click.echo(f"Wrote {file}", err=True)
+
+
+@cli.command()
+@click.option("--kpi", "kpis", multiple=True, metavar="KEY", help="Only this KPI (repeatable).")
+@click.option("--from", "start", metavar="PERIOD")
+@click.option("--to", "end", metavar="PERIOD")
+@click.option("--as", "actor", metavar="EMAIL", help="Record the recompute as this person.")
+@reports_errors
+def recompute(kpis: tuple[str, ...], start: str | None, end: str | None, actor: str | None) -> None:
+    """Compute the KPIs of the app database and store the results."""
+    setup_django()
+    migrate()
+    from headway.accounts.models import Organization
+    from headway.engine.problems import HeadwayError, Problem
+    from headway.lib.periods import PeriodLabelError, parse_period_label
+    from headway.results.services import results_recompute
+
+    fiscal = Organization.current().fiscal_year_start
+    try:
+        first = parse_period_label(start, fiscal) if start else None
+        last = parse_period_label(end, fiscal) if end else None
+    except PeriodLabelError as error:
+        raise HeadwayError(Problem(str(error))) from None
+    summary = results_recompute(by=_actor(actor), kpi_keys=kpis, start=first, end=last)  # type: ignore[arg-type]
+    click.echo(
+        f"Computed {summary.results} results for {summary.kpis} KPIs in {summary.seconds:.1f} s."
+    )
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def manage(args: tuple[str, ...]) -> None:
+    """Run one of Django's management commands (migrate, createsuperuser, check, ...)."""
+    setup_django()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["headway manage", *args])

@@ -1,0 +1,1 @@
+"""The company's goals, as a tree."""

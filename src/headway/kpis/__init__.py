@@ -1,0 +1,1 @@
+"""The KPI catalogue: datasets and measures, KPIs, versioned targets; workspace files."""

@@ -1,0 +1,1 @@
+"""Computed KPI values per period and group, with provenance; recompute services."""

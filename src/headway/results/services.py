@@ -1,0 +1,153 @@
+"""Recomputing KPI results with the engine and storing them, with their inputs."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from headway.accounts.models import User
+from headway.audit.services import audit_record
+from headway.engine.compute import ComputeRequest, ComputeResult, Engine, ResultRow
+from headway.engine.formula import BinaryOp, MeasureRef, Negate, Node, Prev
+from headway.engine.workspace import Workspace, workspace_from_data
+from headway.kpis.models import Dataset, Kpi
+from headway.kpis.workspace_io import workspace_data
+from headway.lib.periods import Period
+from headway.results.models import Result
+
+
+def app_workspace() -> Workspace:
+    """The database's KPI system as an engine workspace (data files by absolute path)."""
+    data = workspace_data(base_dir=None)
+    return workspace_from_data(data, Path(settings.DATA_DIR) / "headway.yaml")
+
+
+def _decimal(value: float | int | None) -> Decimal | None:
+    if value is None:
+        return None
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
+def _inputs(node: Node, offset: int, found: dict[tuple[str, int], None]) -> None:
+    if isinstance(node, MeasureRef):
+        found[(node.name, offset)] = None
+    elif isinstance(node, Negate):
+        _inputs(node.operand, offset, found)
+    elif isinstance(node, BinaryOp):
+        _inputs(node.left, offset, found)
+        _inputs(node.right, offset, found)
+    elif isinstance(node, Prev):
+        _inputs(node.operand, offset + node.periods, found)
+
+
+def _measure_values(
+    workspace: Workspace, result: ComputeResult, row: ResultRow
+) -> dict[str, float | int | None]:
+    found: dict[tuple[str, int], None] = {}
+    _inputs(workspace.kpis[row.kpi].formula, 0, found)
+    values: dict[str, float | int | None] = {}
+    for name, back in found:
+        period: Period = row.period.shift(-back)
+        label = name if back == 0 else f"{name}@{period.label}"
+        values[label] = result.measure_value(workspace, name, period, row.group)
+    return values
+
+
+@dataclass(frozen=True)
+class RecomputeSummary:
+    kpis: int
+    results: int
+    seconds: float
+
+
+def _data_as_of(workspace: Workspace) -> datetime.datetime | None:
+    times = []
+    for dataset in workspace.model.datasets.values():
+        path = workspace.base_dir / dataset.file
+        if path.exists():
+            times.append(os.path.getmtime(path))
+    if not times:
+        return None
+    return datetime.datetime.fromtimestamp(max(times), tz=datetime.UTC)
+
+
+def results_recompute(
+    *,
+    by: User | None,
+    kpi_keys: tuple[str, ...] = (),
+    start: Period | None = None,
+    end: Period | None = None,
+) -> RecomputeSummary:
+    """Runs the engine for the KPIs (all active ones by default) and stores every value,
+    the organisation's totals and each group of the dimensions their data shares."""
+    began = timezone.now()
+    workspace = app_workspace()
+    keys = kpi_keys or tuple(workspace.kpis)
+    datasets = {dataset.key: dataset for dataset in Dataset.objects.all()}
+    breakdowns: dict[str, list[str]] = {}
+    for key in keys:
+        shared: set[str] | None = None
+        for name in workspace.kpi_datasets(workspace.kpis[key]):
+            dimensions = set(datasets[name].dimensions)
+            shared = dimensions if shared is None else shared & dimensions
+        for dimension in sorted(shared or ()):
+            breakdowns.setdefault(dimension, []).append(key)
+    computed: list[tuple[ComputeResult, str | None]] = []
+    with Engine(workspace) as engine:
+        computed.append((engine.compute(ComputeRequest(kpis=keys, start=start, end=end)), None))
+        for dimension, dimension_keys in breakdowns.items():
+            request = ComputeRequest(kpis=tuple(dimension_keys), start=start, end=end, by=dimension)
+            computed.append((engine.compute(request), dimension))
+    as_of = _data_as_of(workspace)
+    kpis = {kpi.key: kpi for kpi in Kpi.objects.filter(key__in=keys)}
+    now = timezone.now()
+    rows = []
+    for result, breakdown in computed:
+        for row in result.rows:
+            rows.append(
+                Result(
+                    kpi=kpis[row.kpi],
+                    period=row.period.label,
+                    period_start=row.period.start,
+                    group_dimension=breakdown or "",
+                    group_value=(row.group or "") if breakdown else "",
+                    value=_decimal(row.value),
+                    target=_decimal(row.target),
+                    attainment=_decimal(row.attainment),
+                    status=row.status.value,
+                    measures=_measure_values(workspace, result, row),
+                    computed_at=now,
+                    data_as_of=as_of,
+                )
+            )
+    with transaction.atomic():
+        stale = Result.objects.filter(kpi__in=kpis.values())
+        if start is not None:
+            stale = stale.filter(period_start__gte=start.start)
+        if end is not None:
+            stale = stale.filter(period_start__lte=end.last_day)
+        removed = stale.count()
+        stale.delete()
+        Result.objects.bulk_create(rows, batch_size=2000)
+        audit_record(
+            actor=by,
+            action="results.recompute",
+            object_type="results.result",
+            object_label=f"{len(kpis)} KPIs",
+            before={"results": removed},
+            after={
+                "results": len(rows),
+                "kpis": sorted(kpis),
+                "from": start.label if start else None,
+                "to": end.label if end else None,
+            },
+        )
+    seconds = (timezone.now() - began).total_seconds()
+    return RecomputeSummary(kpis=len(kpis), results=len(rows), seconds=seconds)

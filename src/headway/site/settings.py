@@ -1,0 +1,187 @@
+"""Headway's settings, all from the environment (see docs/operations.md).
+
+HEADWAY_MODE is `local` (the default for the command line: a generated secret key,
+localhost only), `demo`, `test`, or `production` (what `headway serve` and the WSGI
+application run as: a real SECRET_KEY is required, HTTPS settings on).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from headway.site.env import env_bool, env_int, env_list, env_str, strong_secret
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+# pytest sets PYTEST_VERSION for the whole session: tests always run in test mode.
+MODE = env_str("HEADWAY_MODE", "test" if "PYTEST_VERSION" in os.environ else "local")
+if MODE not in {"local", "demo", "test", "production"}:
+    raise ImproperlyConfigured(f"HEADWAY_MODE={MODE!r}: use local, demo, test or production")
+_default_data_dir = (
+    tempfile.mkdtemp(prefix="headway-test-") if MODE == "test" else str(Path.cwd() / ".headway")
+)
+DATA_DIR = Path(env_str("HEADWAY_DATA_DIR", _default_data_dir)).resolve()
+
+SECRET_KEY = env_str("SECRET_KEY")
+if MODE == "production" and not strong_secret(SECRET_KEY):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a random string of at least 50 characters in production "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(64))')"
+    )
+if not SECRET_KEY:
+    # Local, demo and test runs keep a random key of their own in their data folder, so
+    # sessions survive a restart and no two installations share a key.
+    import secrets
+
+    key_file = DATA_DIR / "secret_key"
+    try:
+        SECRET_KEY = key_file.read_text(encoding="ascii").strip()
+    except OSError:
+        SECRET_KEY = secrets.token_urlsafe(64)
+        try:
+            DATA_DIR.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(SECRET_KEY, encoding="ascii")
+            key_file.chmod(0o600)
+        except OSError:
+            pass
+
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if MODE != "production" else ""
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "headway.accounts",
+    "headway.audit",
+    "headway.goals",
+    "headway.kpis",
+    "headway.results",
+    "headway.web",
+    "headway.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "headway.site.urls"
+WSGI_APPLICATION = "headway.site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "headway.web.context.organization",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'headway.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;",
+        "transaction_mode": "IMMEDIATE",
+    }
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("zh-hant", _("Traditional Chinese"))]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "UTC"
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if MODE == "production"
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = MODE != "production"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "headway@localhost")
+if MODE == "demo":
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if MODE == "production":
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Where the warehouse data of datasets lives until ingestion (files of an applied
+# workspace are copied here).
+HEADWAY_WAREHOUSE_DIR = DATA_DIR / "warehouse"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "headway": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+        "django.security": {"handlers": ["console"], "level": "INFO"},
+    },
+}
