@@ -45,7 +45,7 @@ def make_append_only(table: str, refuse: tuple[str, ...] = ("UPDATE", "DELETE"))
         else:
             raise RuntimeError(f"append-only triggers are not written for {vendor}")
         for statement in statements:
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)
 
     return forwards
 

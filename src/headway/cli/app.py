@@ -143,3 +143,124 @@ def manage(args: tuple[str, ...]) -> None:
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["headway manage", *args])
+
+
+def _example_dir() -> Path:
+    """The bundled tea-shop example, from a source checkout or an installed package."""
+    import headway
+
+    package = Path(headway.__file__).resolve().parent
+    for candidate in (
+        package / "examples" / "tea-shop",
+        package.parents[1] / "examples" / "tea-shop",
+    ):
+        if (candidate / "headway.yaml").exists():
+            return candidate
+    raise click.ClickException("the bundled example (examples/tea-shop) was not found")
+
+
+DEMO_PEOPLE = (
+    ("david@tea-shop.example", "admin"),
+    ("mei@tea-shop.example", "manager"),
+    ("leo@tea-shop.example", "member"),
+    ("amy@tea-shop.example", "member"),
+)
+
+
+def _gunicorn(bind: str, workers: int, environment: dict[str, str]) -> None:
+    import subprocess
+
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "headway.site.wsgi:application",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        "--forwarded-allow-ips",
+        environment.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+    ]
+    try:
+        # The command is fixed here; only the bind address and worker count vary.
+        completed = subprocess.run(command, env=environment, check=False)  # noqa: S603
+    except KeyboardInterrupt:
+        return
+    if completed.returncode not in (0, -2, 130):
+        sys.exit(completed.returncode)
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--port", default=8000, show_default=True)
+@click.option("--no-serve", is_flag=True, help="Set everything up, print the logins, and stop.")
+@reports_errors
+def demo(directory: Path | None, port: int, no_serve: bool) -> None:
+    """Set up a fresh demo (the tea-shop example) and serve it on http://127.0.0.1:PORT."""
+    import secrets
+    import shutil
+
+    folder = (directory or Path(".headway-demo")).resolve()
+    for name in ("headway.sqlite3", "headway.sqlite3-wal", "headway.sqlite3-shm"):
+        (folder / name).unlink(missing_ok=True)
+    warehouse = folder / "warehouse"
+    if warehouse.exists():
+        shutil.rmtree(warehouse)
+    example = warehouse / "tea-shop"
+    shutil.copytree(_example_dir(), example, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    setup_django(mode="demo", data_dir=folder)
+    click.echo(f"Setting up the demo in {folder} ...")
+    migrate()
+    from headway.accounts.models import User
+    from headway.engine.workspace import load_workspace
+    from headway.kpis.workspace_io import apply_plan, plan_apply
+    from headway.results.services import results_recompute
+
+    apply_plan(plan_apply(load_workspace(example / "headway.yaml")), by=None)
+    summary = results_recompute(by=None)
+    click.echo(f"Computed {summary.results} results for {summary.kpis} KPIs.")
+    logins = []
+    for email, role in DEMO_PEOPLE:
+        person = User.objects.filter(email=email).first()
+        if person is None:
+            continue
+        password = secrets.token_urlsafe(9)
+        person.set_password(password)
+        person.is_staff = role == "admin"
+        person.save()
+        logins.append((email, role, password))
+    url = f"http://127.0.0.1:{port}/"
+    click.echo("\nSign in with one of these demo people (passwords are new for every demo):")
+    for email, role, password in logins:
+        click.echo(f"  {role:8} {email:28} {password}")
+    if no_serve:
+        return
+    click.echo(f"\nServing Headway on {url} (Ctrl+C to stop)")
+    environment = dict(os.environ, HEADWAY_MODE="demo", HEADWAY_DATA_DIR=str(folder))
+    _gunicorn(f"127.0.0.1:{port}", 2, environment)
+
+
+@cli.command()
+@click.option("--bind", default="0.0.0.0:8000", show_default=True)
+@click.option("--workers", default=2, show_default=True)
+@reports_errors
+def serve(bind: str, workers: int) -> None:
+    """Run Headway in production: gunicorn, static files by WhiteNoise, settings from env."""
+    from headway.site.env import strong_secret
+
+    mode = os.environ.get("HEADWAY_MODE", "production")
+    if mode == "production" and not strong_secret(os.environ.get("SECRET_KEY", "")):
+        _fail(
+            "error: SECRET_KEY must be set to a random string of at least 50 characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(64))')",
+            2,
+        )
+    setup_django(mode=mode)
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+    environment = dict(os.environ, HEADWAY_MODE=mode)
+    _gunicorn(bind, workers, environment)

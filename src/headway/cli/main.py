@@ -176,7 +176,9 @@ def explain(workspace: Path, kpi: str, period: str | None, by: str | None) -> No
 
 
 def main() -> None:
-    # The application's commands register themselves on `cli` when imported.
-    import headway.cli.app  # noqa: F401
-
     cli()
+
+
+# The application's commands register themselves on `cli`; importing them is cheap
+# (they import Django only when run).
+from headway.cli import app as _app  # noqa: E402, F401

@@ -1,0 +1,103 @@
+"""`headway apply` and `headway export`: by keys, idempotent, targets appended."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from headway.audit.models import AuditEntry
+from headway.engine.workspace import load_workspace, workspace_from_data
+from headway.kpis.models import Kpi, TargetVersion
+from headway.kpis.workspace_io import apply_plan, plan_apply, workspace_data
+from tests.app.conftest import WORKSPACE, Organisation, write_workspace
+from tests.conftest import run_headway
+
+
+def test_applying_the_same_workspace_again_changes_nothing(org: Organisation) -> None:
+    plan = plan_apply(load_workspace(org.workspace))
+    assert plan.changes == []
+
+
+def test_a_changed_target_becomes_a_new_version_and_the_old_one_stays(
+    org: Organisation,
+) -> None:
+    changed = WORKSPACE.replace(
+        "      - {from: 2026-01, value: 0.5}",
+        "      - {from: 2026-01, value: 0.45, reason: Lowered at the Q1 review}",
+    )
+    path = write_workspace(org.folder, changed)
+    plan = plan_apply(load_workspace(path))
+    assert [str(change) for change in plan.changes] == [
+        "+ target of conversion 2026-01: 0.5 → 0.45"
+    ]
+    before = TargetVersion.objects.count()
+    apply_plan(plan, by=org.admin)
+    assert TargetVersion.objects.count() == before + 1
+    values = list(
+        TargetVersion.objects.filter(kpi__key="conversion", where_dimension="")
+        .order_by("pk")
+        .values_list("value", "reason", "decided_by__email")
+    )
+    assert values == [
+        (Decimal("0.5"), "", None),
+        (Decimal("0.45"), "Lowered at the Q1 review", "admin@example.com"),
+    ]
+    assert plan_apply(load_workspace(path)).changes == []
+
+
+def test_a_kpi_left_out_of_the_file_is_retired_not_deleted(org: Organisation) -> None:
+    without_revenue = WORKSPACE.split("  - key: revenue")[0]
+    plan = plan_apply(load_workspace(write_workspace(org.folder, without_revenue)))
+    assert [str(change) for change in plan.removals] == [
+        "- KPI revenue: Revenue (retired; its history is kept)"
+    ]
+    apply_plan(plan, by=org.admin)
+    revenue = Kpi.objects.get(key="revenue")
+    assert not revenue.is_active
+    assert revenue.targets.count() == 1
+
+
+def test_an_export_applied_again_changes_nothing(org: Organisation, tmp_path: Path) -> None:
+    export = tmp_path / "export" / "headway.yaml"
+    export.parent.mkdir()
+    data = workspace_data(base_dir=export.parent)
+    workspace = workspace_from_data(data, export)
+    assert plan_apply(workspace).changes == []
+
+
+def test_a_failed_apply_changes_nothing(org: Organisation) -> None:
+    changed = WORKSPACE.replace("name: Conversion", "name: Conversion rate")
+    plan = plan_apply(load_workspace(write_workspace(org.folder, changed)))
+    audit_rows = AuditEntry.objects.count()
+
+    def explode(by: object) -> None:
+        raise RuntimeError("disk full")
+
+    plan.steps.append(explode)
+    with pytest.raises(RuntimeError):
+        apply_plan(plan, by=org.admin)
+    assert Kpi.objects.get(key="conversion").name == "Conversion"
+    assert AuditEntry.objects.count() == audit_rows
+
+
+def test_apply_on_the_command_line_asks_before_removing(
+    org: Organisation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.conf import settings
+
+    monkeypatch.setenv("HEADWAY_DATA_DIR", str(settings.DATA_DIR))
+    without_revenue = WORKSPACE.split("  - key: revenue")[0]
+    path = write_workspace(org.folder, without_revenue)
+    dry = run_headway("apply", path, "--dry-run")
+    assert dry.exit_code == 0, dry
+    assert "- KPI revenue" in dry.stdout
+    assert "Dry run" in dry.stdout
+    refused = run_headway("apply", path)
+    assert refused.exit_code == 2
+    assert "--yes" in refused.stderr
+    assert Kpi.objects.get(key="revenue").is_active
+    done = run_headway("apply", path, "--yes")
+    assert done.exit_code == 0, done
+    assert not Kpi.objects.get(key="revenue").is_active
