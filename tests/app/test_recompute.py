@@ -54,7 +54,8 @@ def test_the_goal_tree_carries_each_kpis_latest_result(org: Organisation) -> Non
     convert = grow.children[0]
     card = convert.cards[0]
     assert card.kpi.key == "conversion"
-    assert card.latest is not None and card.latest.period == "2026-02"
+    assert card.latest is not None
+    assert card.latest.period == "2026-02"
     assert card.trend == "flat"
     assert card.trend_is_good is None
     revenue = grow.cards[0]

@@ -29,8 +29,10 @@ def test_a_manager_edits_a_kpi_of_their_team_and_it_is_audited(org: Organisation
     assert entry is not None
     assert AuditEntry.objects.count() == rows + 1
     assert (entry.action, entry.actor_label) == ("kpi.update", "nora@example.com")
-    assert entry.before is not None and entry.before["name"] == "Conversion"
-    assert entry.after is not None and entry.after["name"] == "Lead conversion"
+    assert entry.before is not None
+    assert entry.before["name"] == "Conversion"
+    assert entry.after is not None
+    assert entry.after["name"] == "Lead conversion"
 
 
 def test_a_manager_cannot_edit_another_teams_kpi(org: Organisation) -> None:
