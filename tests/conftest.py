@@ -65,3 +65,21 @@ def _private_cache(
 ) -> None:
     """Each test gets its own cache of checked files, never the user's."""
     monkeypatch.setenv("HEADWAY_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Skipped browser tests are listed loudly: nothing is skipped silently."""
+    # Reports from xdist workers arrive here too, so this sees every skipped browser test.
+    not_run = [
+        report.nodeid
+        for report in terminalreporter.stats.get("skipped", [])
+        if "browser" in report.nodeid.split("::")[0]
+    ]
+    if not_run:
+        terminalreporter.write_sep("!", "BROWSER TESTS NOT RUN", red=True, bold=True)
+        terminalreporter.write_line(
+            "Chromium was not found (apt-get install chromium). These tests did not run:",
+            red=True,
+        )
+        for nodeid in not_run:
+            terminalreporter.write_line(f"  {nodeid}", red=True)

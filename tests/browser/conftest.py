@@ -1,23 +1,30 @@
-"""Browser tests: Playwright driving Debian's Chromium (headless) against a live server.
+"""Browser tests: Playwright driving Debian's Chromium (headless) against the real demo,
+started exactly as the README says (`headway demo`), in a process of its own.
 
 The test command installs Chromium when it is missing and it can. When Chromium is not
-there, these tests are skipped and the end of the run says so loudly, naming them.
+there these tests are skipped, and the end of the run says so loudly, naming them.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.app.conftest import Organisation, build_organisation
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PASSWORD = "correct horse battery staple"
 
 # Chromium on this kind of machine runs as root, offline: no sandbox, no background
 # networking (its connections would be refused), no component updates.
@@ -32,16 +39,65 @@ CHROMIUM_ARGS = [
 ]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/browser" in str(item.fspath):
-            item.add_marker(pytest.mark.browser)
+@dataclass(frozen=True)
+class Demo:
+    url: str
+    folder: Path
+    passwords: dict[str, str]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """`headway demo` serving on a free port, with the logins it printed."""
     if CHROMIUM is None:
         pytest.skip("Chromium is not installed")
+    folder = tmp_path_factory.mktemp("demo")
+    port = _free_port()
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith("PYTEST")
+    }
+    environment.pop("DATABASE_URL", None)
+    executable = Path(sys.executable).with_name("headway")
+    process = subprocess.Popen(
+        [str(executable), "demo", str(folder), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environment,
+        start_new_session=True,
+    )
+    passwords: dict[str, str] = {}
+    url = f"http://127.0.0.1:{port}"
+    assert process.stdout is not None
+    deadline = time.monotonic() + 120
+    for line in process.stdout:
+        found = re.match(r"\s+(admin|manager|member)\s+(\S+@\S+)\s+(\S+)$", line)
+        if found:
+            passwords[found.group(2)] = found.group(3)
+        if "Serving Headway" in line or time.monotonic() > deadline:
+            break
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/accounts/login/", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        os.killpg(process.pid, signal.SIGTERM)
+        pytest.fail("headway demo did not start serving within two minutes")
+    yield Demo(url=url, folder=folder, passwords=passwords)
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def browser(demo: Demo) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -51,43 +107,29 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    opened = context.new_page()
-    opened.set_default_timeout(15_000)
-    yield opened
-    context.close()
+def new_page(browser: Any) -> Iterator[Any]:
+    contexts = []
+
+    def make(width: int = 1280, height: int = 900, locale: str = "en-US") -> Any:
+        context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
 
 
-@pytest.fixture
-def browser_org(transactional_db: None, tmp_path: Path) -> Organisation:
-    from headway.results.services import results_recompute
-
-    organisation = build_organisation(tmp_path)
-    results_recompute(by=None)
-    return organisation
-
-
-def sign_in(page: Any, live_server: Any, email: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("input[name=username]").fill(email)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form [type=submit]").first.click()
-    page.wait_for_load_state("networkidle")
+def sign_in(page: Any, demo: Demo, email: str) -> None:
+    page.goto(f"{demo.url}/accounts/login/")
+    page.fill("input[name=username]", email)
+    page.fill("input[name=password]", demo.passwords[email])
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{demo.url}/")
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    # Reports from xdist workers arrive here too, so this sees every skipped browser test.
-    not_run = [
-        report.nodeid
-        for report in terminalreporter.stats.get("skipped", [])
-        if report.nodeid.startswith("tests/browser")
-    ]
-    if not_run:
-        terminalreporter.write_sep("!", "BROWSER TESTS NOT RUN", red=True, bold=True)
-        terminalreporter.write_line(
-            "Chromium was not found (apt-get install chromium). These tests did not run:",
-            red=True,
-        )
-        for nodeid in not_run:
-            terminalreporter.write_line(f"  {nodeid}", red=True)
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from headway.accounts.models import ApiToken, Organization, User
+from headway.accounts.models import ApiToken, Organization, Team, User
 from headway.accounts.permissions import is_admin, is_signed_in
 from headway.audit.errors import NotAllowed, check_version
 from headway.audit.services import audit_record, snapshot
+from headway.engine.model import KEY_PATTERN
 
 TOKEN_PREFIX = "hw_"  # noqa: S105 (a marker that starts every token, not a secret)
 
@@ -117,3 +120,60 @@ def person_set_language(*, by: User, language: str) -> User:
             after={"language": language},
         )
     return by
+
+
+# Teams: created and changed by admins (the REST API and the web UI call these). The
+
+
+TEAM_EDITABLE = {"name", "parent"}
+
+
+def _team_check(team: Team) -> None:
+    # A team key is also a workspace key (`headway export` writes it, the engine checks
+    # it): a slug that starts with a letter or digit.
+    if not re.match(KEY_PATTERN, team.key or ""):
+        raise ValidationError(
+            {"key": "a team key is letters, digits, '-' and '_', starting with a letter or digit"}
+        )
+    seen = {team.pk}
+    parent = team.parent
+    while parent is not None:
+        if parent.pk in seen:
+            raise ValidationError({"parent": "a team cannot be inside itself"})
+        seen.add(parent.pk)
+        parent = parent.parent
+    team.full_clean()
+
+
+def team_create(*, by: User, key: str, name: str, parent: Team | None = None) -> Team:
+    if not is_admin(by):
+        raise NotAllowed("only an admin may create teams")
+    team = Team(key=key, name=name.strip(), parent=parent)
+    _team_check(team)
+    with transaction.atomic():
+        team.save()
+        audit_record(actor=by, action="team.create", target=team, after=snapshot(team))
+    return team
+
+
+def team_update(
+    *, team: Team, by: User, expected_version: int | None = None, **fields: Any
+) -> Team:
+    unknown = set(fields) - TEAM_EDITABLE
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    if not is_admin(by):
+        raise NotAllowed("only an admin may change teams")
+    with transaction.atomic():
+        current = Team.objects.select_for_update().get(pk=team.pk)
+        check_version(f"team {current.key}", expected_version, current.version)
+        before = snapshot(current)
+        for name, value in fields.items():
+            setattr(current, name, value.strip() if name == "name" else value)
+        _team_check(current)
+        current.version += 1
+        current.save()
+        audit_record(
+            actor=by, action="team.update", target=current, before=before, after=snapshot(current)
+        )
+    return current

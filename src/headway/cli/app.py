@@ -249,7 +249,7 @@ def demo(directory: Path | None, port: int, no_serve: bool) -> None:
 @reports_errors
 def serve(bind: str, workers: int) -> None:
     """Run Headway in production: gunicorn, static files by WhiteNoise, settings from env."""
-    from headway.site.env import strong_secret
+    from headway.lib.secrets import strong_secret
 
     mode = os.environ.get("HEADWAY_MODE", "production")
     if mode == "production" and not strong_secret(os.environ.get("SECRET_KEY", "")):

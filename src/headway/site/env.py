@@ -38,14 +38,3 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-def strong_secret(key: str) -> bool:
-    """At least 50 characters, not a known default, and not all the same few characters."""
-    weak = {"changeme", "secret", "headway", "django-insecure"}
-    return (
-        len(key) >= 50
-        and key.lower() not in weak
-        and not key.startswith("django-insecure")
-        and len(set(key)) >= 10
-    )

@@ -15,7 +15,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from headway.site.env import env_bool, env_int, env_list, env_str, strong_secret
+from headway.lib.secrets import strong_secret
+from headway.site.env import env_bool, env_int, env_list, env_str
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # pytest sets PYTEST_VERSION for the whole session: tests always run in test mode.
@@ -71,6 +72,8 @@ INSTALLED_APPS = [
     "headway.results",
     "headway.web",
     "headway.api",
+    # Only for its static files (the API docs page's Swagger UI), served by WhiteNoise.
+    "ninja",
 ]
 
 MIDDLEWARE = [
@@ -137,6 +140,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

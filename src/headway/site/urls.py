@@ -11,6 +11,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
-    path("accounts/", include("django.contrib.auth.urls")),
+    # Django's auth views under the same names, with Headway's templates (see auth_urls).
+    path("accounts/", include("headway.web.auth_urls")),
     path("", include("headway.web.urls")),
 ]

@@ -8,6 +8,6 @@ from django.http import HttpRequest
 
 
 def organization(request: HttpRequest) -> dict[str, Any]:
-    from headway.accounts.models import Organization
+    from headway.web.queries import organization_of, rights_of
 
-    return {"organization": Organization.objects.order_by("pk").first()}
+    return {"organization": organization_of(request), "rights": rights_of(request)}

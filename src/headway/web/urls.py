@@ -1,11 +1,27 @@
+"""The web UI's pages. Signing in and passwords are in `auth_urls` (at /accounts/)."""
+
 from __future__ import annotations
 
 from django.urls import path
 
-from headway.web import views
+from headway.web.views import account, editing, pages
 
 app_name = "web"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", pages.home, name="home"),
+    path("me/", pages.my_kpis, name="me"),
+    path("language/", account.language, name="language"),
+    path("goals/new/", editing.goal_new, name="goal_new"),
+    path("goals/<slug:key>/", pages.goal_detail, name="goal"),
+    path("goals/<slug:key>/edit/", editing.goal_edit, name="goal_edit"),
+    path("teams/<slug:key>/", pages.team_detail, name="team"),
+    path("kpis/new/", editing.kpi_new, name="kpi_new"),
+    path("kpis/formula-check/", editing.formula_check, name="formula_check"),
+    path("kpis/preview/", editing.kpi_preview, name="kpi_preview"),
+    path("kpis/<str:key>/", pages.kpi_detail, name="kpi"),
+    path("kpis/<str:key>/edit/", editing.kpi_edit, name="kpi_edit"),
+    path("kpis/<str:key>/breakdown/", pages.kpi_breakdown, name="kpi_breakdown"),
+    path("kpis/<str:key>/explain/", pages.kpi_explain, name="kpi_explain"),
+    path("kpis/<str:key>/targets/new/", editing.target_new, name="target_new"),
 ]

@@ -1,0 +1,170 @@
+"""The admin for the organisation, teams, people and API tokens.
+
+`AuditedModelAdmin` makes the admin's writes follow Headway's rules: each save or delete
+writes its audit row in the same transaction, and a saved object's `version` moves on, so
+that a web form opened before the admin's change is refused as a conflict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.db import models, transaction
+from django.forms import ModelForm
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from headway.accounts.models import ApiToken, Membership, Organization, Team, User
+from headway.audit.services import audit_record, snapshot
+
+
+def _actor(request: HttpRequest) -> User | None:
+    user = request.user
+    return user if isinstance(user, User) else None
+
+
+class AuditedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Saves and deletes audited, in one transaction, with the version moved on."""
+
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: ModelForm[Any], change: bool
+    ) -> None:
+        label = obj._meta.model_name
+        with transaction.atomic():
+            before = None
+            if change:
+                current = type(obj).objects.filter(pk=obj.pk).first()
+                before = snapshot(current) if current is not None else None
+                if hasattr(obj, "version"):
+                    obj.version += 1
+            super().save_model(request, obj, form, change)
+            audit_record(
+                actor=_actor(request),
+                action=f"{label}.{'update' if change else 'create'}",
+                target=obj,
+                before=before,
+                after=snapshot(obj),
+                reason="admin",
+            )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with transaction.atomic():
+            before = snapshot(obj)
+            label = str(obj)
+            pk = obj.pk
+            super().delete_model(request, obj)
+            audit_record(
+                actor=_actor(request),
+                action=f"{obj._meta.model_name}.delete",
+                object_type=obj._meta.label_lower,
+                object_id=str(pk),
+                object_label=label,
+                before=before,
+                reason="admin",
+            )
+
+    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet[Any]) -> None:
+        # One by one, so that each deletion has its audit row.
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user", "team"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(AuditedModelAdmin):
+    list_display = ["name", "timezone", "currency", "fiscal_year_start", "language"]
+    readonly_fields = ["version"]
+
+
+@admin.register(Team)
+class TeamAdmin(AuditedModelAdmin):
+    list_display = ["name", "key", "parent"]
+    search_fields = ["name", "key"]
+    autocomplete_fields = ["parent"]
+    readonly_fields = ["version"]
+    inlines = [MembershipInline]
+
+
+@admin.register(User)
+class PersonAdmin(UserAdmin):  # type: ignore[type-arg]
+    """People sign in with their e-mail address; the username is kept equal to it."""
+
+    list_display = ["email", "display_name", "role", "is_active", "last_login"]
+    list_filter = ["role", "is_active", "is_staff"]
+    search_fields = ["email", "display_name"]
+    ordering = ["display_name", "email"]
+    inlines = [MembershipInline]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (_("Person"), {"fields": ("display_name", "role", "language")}),
+        (
+            _("Permissions"),
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "display_name", "role", "password1", "password2"),
+            },
+        ),
+    )
+
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: ModelForm[Any], change: bool
+    ) -> None:
+        obj.username = obj.email
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            audit_record(
+                actor=_actor(request),
+                action=f"person.{'update' if change else 'create'}",
+                target=obj,
+                after={"email": obj.email, "role": obj.role, "active": obj.is_active},
+                reason="admin",
+            )
+
+
+@admin.register(Membership)
+class MembershipAdmin(AuditedModelAdmin):
+    list_display = ["user", "team", "is_manager"]
+    list_filter = ["is_manager", "team"]
+    autocomplete_fields = ["user", "team"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Tokens are made by their owners (only the hash is stored); the admin only looks."""
+
+    list_display = ["name", "prefix", "user", "scope", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["scope"]
+    search_fields = ["name", "prefix", "user__email"]
+    readonly_fields = [
+        "user",
+        "name",
+        "prefix",
+        "scope",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    exclude = ["digest"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

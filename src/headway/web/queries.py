@@ -1,0 +1,238 @@
+"""Reads the web pages need beyond `results.selectors`: what a person may edit (to show
+or hide buttons), a KPI's measures, breakdown tables, and the engine's explanations and
+previews. Nothing here writes."""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+
+from headway.accounts.models import Membership, Organization, Team
+from headway.accounts.permissions import is_admin, managed_team_ids
+from headway.engine.compute import ComputeRequest, Engine, Number
+from headway.engine.explain import Explanation, explain
+from headway.engine.formula import FormulaError, measure_names, parse_formula
+from headway.engine.workspace import workspace_from_data
+from headway.goals.models import Goal
+from headway.kpis.choices import EntryKind
+from headway.kpis.models import Kpi, Measure
+from headway.kpis.workspace_io import workspace_data
+from headway.lib.periods import Grain, period_containing
+from headway.results.models import Result
+from headway.results.services import app_workspace
+
+
+class Rights:
+    """What the signed-in person may edit, worked out once per request.
+
+    Pages use it to show or hide buttons without a query per KPI; every view that
+    writes checks again with `accounts.permissions`, and the services check once more.
+    """
+
+    def __init__(self, user: Any) -> None:
+        self.user = user
+
+    @cached_property
+    def admin(self) -> bool:
+        return is_admin(self.user)
+
+    @cached_property
+    def managed(self) -> frozenset[int]:
+        return frozenset() if self.admin else frozenset(managed_team_ids(self.user))
+
+    def can_edit(self, team_id: int | None) -> bool:
+        return self.admin or (team_id is not None and team_id in self.managed)
+
+    @property
+    def can_create(self) -> bool:
+        return self.admin or bool(self.managed)
+
+
+def organization_of(request: HttpRequest) -> Organization | None:
+    """The organisation, read once per request (the header of every page shows it)."""
+    if not hasattr(request, "_headway_organization"):
+        request._headway_organization = Organization.objects.order_by("pk").first()  # type: ignore[attr-defined]
+    found: Organization | None = request._headway_organization  # type: ignore[attr-defined]
+    return found
+
+
+def rights_of(request: HttpRequest) -> Rights:
+    found = getattr(request, "_headway_rights", None)
+    if found is None:
+        found = Rights(getattr(request, "user", None))
+        request._headway_rights = found  # type: ignore[attr-defined]
+    return found
+
+
+def kpi_measures(kpi: Kpi) -> list[Measure]:
+    """The measures a KPI's formula names, in the formula's order, with their datasets."""
+    if kpi.entry == EntryKind.MANUAL or not kpi.formula:
+        return []
+    try:
+        names = measure_names(parse_formula(kpi.formula))
+    except FormulaError:
+        return []
+    found = {
+        measure.name: measure
+        for measure in Measure.objects.filter(name__in=names).select_related("dataset")
+    }
+    return [found[name] for name in names if name in found]
+
+
+def shared_dimensions(measures: list[Measure]) -> list[str]:
+    """The dimensions every dataset of the measures has: what the KPI can be broken down by."""
+    shared: set[str] | None = None
+    for measure in measures:
+        dimensions = set(measure.dataset.dimensions or [])
+        shared = dimensions if shared is None else shared & dimensions
+    return sorted(shared or ())
+
+
+def team_names() -> dict[str, str]:
+    return dict(Team.objects.values_list("key", "name"))
+
+
+@dataclass
+class BreakdownRow:
+    group: str
+    label: str
+    cells: list[Result | None]
+    series: list[Result]
+    # The group is one of the organisation's teams (its page can be linked).
+    is_team: bool = False
+
+    @property
+    def latest(self) -> Result | None:
+        return self.series[-1] if self.series else None
+
+
+@dataclass
+class BreakdownTable:
+    dimension: str
+    periods: list[tuple[str, datetime.date]]
+    rows: list[BreakdownRow] = field(default_factory=list)
+
+
+def breakdown_table(
+    dimension: str,
+    groups: dict[str, list[Result]],
+    *,
+    last: int = 6,
+    labels: dict[str, str] | None = None,
+) -> BreakdownTable:
+    """The groups of a dimension as rows and their latest periods as columns.
+
+    `labels` names the groups (a team's name for its key) and marks them as teams."""
+    starts: dict[datetime.date, str] = {}
+    for results in groups.values():
+        for result in results:
+            starts[result.period_start] = result.period
+    periods = [(starts[start], start) for start in sorted(starts)[-last:]]
+    table = BreakdownTable(dimension=dimension, periods=periods)
+    for group, results in groups.items():
+        by_start = {result.period_start: result for result in results}
+        table.rows.append(
+            BreakdownRow(
+                group=group,
+                label=(labels or {}).get(group, group) or group,
+                cells=[by_start.get(start) for _, start in periods],
+                series=results,
+                is_team=labels is not None and group in labels,
+            )
+        )
+    return table
+
+
+def goal_ancestors(goal: Goal) -> list[Goal]:
+    """The goals above this one, the top first (a short walk up the tree)."""
+    chain: list[Goal] = []
+    seen = {goal.pk}
+    parent_id = goal.parent_id
+    while parent_id is not None and parent_id not in seen:
+        parent = Goal.objects.filter(pk=parent_id).first()
+        if parent is None:
+            break
+        chain.append(parent)
+        seen.add(parent.pk)
+        parent_id = parent.parent_id
+    return list(reversed(chain))
+
+
+def team_memberships(team: Team) -> list[Membership]:
+    return list(
+        Membership.objects.filter(team=team)
+        .select_related("user")
+        .order_by("-is_manager", "user__display_name", "user__email")
+    )
+
+
+def explanation(key: str, period_label: str | None) -> Explanation:
+    """The engine's account of one number: formula, measures, period bounds, SQL, inputs.
+
+    Raises `headway.engine.problems.HeadwayError` when the KPI or period cannot be
+    explained (a KPI entered by hand, a retired one, a period outside the data).
+    """
+    return explain(app_workspace(), key, period_label)
+
+
+@dataclass(frozen=True)
+class DraftValue:
+    period: str
+    start: datetime.date
+    value: Number | None
+
+
+# The name the draft goes by in the workspace; formulas name measures, never KPIs, so it
+# cannot clash with what the other KPIs compute.
+DRAFT_KEY = "headway_draft_preview"
+
+
+def draft_values(
+    *, formula: str, unit: str, grain: str, direction: str, periods: int = 6
+) -> list[DraftValue]:
+    """A KPI being written, computed by the engine over the real data without saving it:
+    the latest `periods` periods that have data, up to the current one.
+
+    Raises HeadwayError for a formula or data the engine refuses.
+    """
+    data = workspace_data(base_dir=None)
+    data["kpis"] = [item for item in data["kpis"] if item["key"] != DRAFT_KEY]
+    data["kpis"].append(
+        {
+            "key": DRAFT_KEY,
+            "name": DRAFT_KEY,
+            "formula": formula,
+            "unit": unit,
+            "direction": direction,
+            "grain": grain,
+        }
+    )
+    workspace = workspace_from_data(data, Path(settings.DATA_DIR) / "headway.yaml")
+    organization = Organization.current()
+    current = period_containing(
+        Grain(grain), organization_today(organization), organization.fiscal_year_start
+    )
+    with Engine(workspace) as engine:
+        # The data's own extent, so that a history that ended a while ago still shows.
+        result = engine.compute(ComputeRequest(kpis=(DRAFT_KEY,)))
+    rows = [row for row in result.rows if row.period.start <= current.start][-periods:]
+    return [
+        DraftValue(period=row.period.label, start=row.period.start, value=row.value) for row in rows
+    ]
+
+
+def organization_today(organization: Organization) -> datetime.date:
+    """Today's date where the organisation is: periods follow its time zone."""
+    try:
+        zone: datetime.tzinfo = zoneinfo.ZoneInfo(organization.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = datetime.UTC
+    return timezone.localdate(timezone=zone)

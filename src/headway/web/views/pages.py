@@ -1,0 +1,293 @@
+"""Pages that read: the goal tree, a KPI, a goal, a team, my KPIs, and a number explained."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from headway.accounts.models import Team
+from headway.engine.explain import Explanation
+from headway.engine.problems import HeadwayError
+from headway.goals.models import Goal
+from headway.kpis.choices import EntryKind
+from headway.kpis.models import Kpi, Measure
+from headway.results import selectors
+from headway.results.models import Result
+from headway.results.selectors import KpiCard
+from headway.web import charts, queries
+from headway.web.formatting import (
+    grain_word,
+    kpi_sentence,
+    kpi_value_text,
+    measure_sentence,
+    period_name,
+    status_of,
+)
+from headway.web.views.common import is_htmx
+
+BREAKDOWN_PERIODS = 6
+
+
+def _currency(request: HttpRequest) -> str:
+    organization = queries.organization_of(request)
+    return organization.currency if organization else ""
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    roots, unlinked = selectors.goal_tree()
+    return render(request, "web/home.html", {"roots": roots, "unlinked": unlinked})
+
+
+@login_required
+def my_kpis(request: HttpRequest) -> HttpResponse:
+    cards = selectors.my_kpis(request.user)  # type: ignore[arg-type]
+    teams = list(request.user.teams.order_by("name"))  # type: ignore[union-attr]
+    return render(request, "web/me.html", {"cards": cards, "teams": teams})
+
+
+@login_required
+def goal_detail(request: HttpRequest, key: str) -> HttpResponse:
+    goal = get_object_or_404(Goal.objects.select_related("owner", "team", "parent"), key=key)
+    context = {
+        "goal": goal,
+        "ancestors": queries.goal_ancestors(goal),
+        "children": list(goal.children.select_related("team").order_by("position", "key")),
+        "cards": selectors.kpis_of_goal(goal),
+    }
+    return render(request, "web/goal_detail.html", context)
+
+
+@login_required
+def team_detail(request: HttpRequest, key: str) -> HttpResponse:
+    team = get_object_or_404(Team.objects.select_related("parent"), key=key)
+    context = {
+        "team": team,
+        "ancestors": list(reversed(team.ancestors())),
+        "children": list(team.children.order_by("name")),
+        "memberships": queries.team_memberships(team),
+        "goals": list(Goal.objects.filter(team=team).order_by("position", "key")),
+        "cards": selectors.kpis_of_team(team),
+    }
+    return render(request, "web/team_detail.html", context)
+
+
+@dataclass(frozen=True)
+class MeasureLine:
+    name: str
+    words: str
+    filter: str
+
+
+def _measure_lines(measures: list[Measure]) -> list[MeasureLine]:
+    return [
+        MeasureLine(
+            name=measure.name,
+            words=measure_sentence(
+                agg=measure.agg,
+                column=measure.column,
+                dataset=measure.dataset.key,
+                filter_text=measure.filter,
+                time_column=measure.time_column or measure.dataset.time_column,
+            ),
+            filter=measure.filter,
+        )
+        for measure in measures
+    ]
+
+
+def _chart(kpi: Kpi, results: list[Result], targets: list[Any], currency: str) -> str:
+    latest = next((result for result in reversed(results) if result.value is not None), None)
+
+    def value_text(value: float) -> str:
+        return kpi_value_text(value, kpi.unit, currency)
+
+    if latest is not None:
+        description = _(
+            "%(name)s %(grain)s from %(first)s to %(last)s, against the target in force. "
+            "The latest value, for %(period)s, is %(value)s against a target of %(target)s "
+            "(%(status)s)."
+        ) % {
+            "name": kpi.name,
+            "grain": grain_word(kpi.grain),
+            "first": period_name(results[0].period, results[0].period_start),
+            "last": period_name(results[-1].period, results[-1].period_start),
+            "period": period_name(latest.period, latest.period_start),
+            "value": kpi_value_text(latest.value, kpi.unit, currency),
+            "target": kpi_value_text(latest.target, kpi.unit, currency),
+            "status": status_of(latest.status).label,
+        }
+    else:
+        description = _("%(name)s has no values yet.") % {"name": kpi.name}
+    return charts.kpi_chart(
+        results,
+        targets,
+        words=charts.ChartWords(
+            title=_("%(name)s against its target") % {"name": kpi.name},
+            description=description,
+            value=_("Value"),
+            target=_("Target"),
+            change=_("New target"),
+            no_data=_("No values yet"),
+        ),
+        format_value=value_text,
+        ident=f"chart-{kpi.key}",
+    )
+
+
+def _breakdown(
+    kpi: Kpi, dimensions: list[str], wanted: str | None
+) -> queries.BreakdownTable | None:
+    if not dimensions:
+        return None
+    if wanted not in dimensions:
+        wanted = "team" if "team" in dimensions else dimensions[0]
+    assert wanted is not None
+    labels = queries.team_names() if wanted == "team" else None
+    return queries.breakdown_table(
+        wanted, selectors.breakdown(kpi, wanted), last=BREAKDOWN_PERIODS, labels=labels
+    )
+
+
+@login_required
+def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
+    kpi = get_object_or_404(Kpi.objects.select_related("team", "owner"), key=key)
+    currency = _currency(request)
+    today = timezone.localdate()
+    results = [result for result in selectors.series(kpi) if result.period_start <= today]
+    history = selectors.target_history(kpi)
+    measures = queries.kpi_measures(kpi)
+    dimensions = selectors.breakdown_dimensions(kpi)
+    card = KpiCard(
+        kpi=kpi,
+        latest=results[-1] if results else None,
+        previous=results[-2] if len(results) > 1 else None,
+        history=results,
+    )
+    total_targets = [version for version in history if not version.where_dimension]
+    definition = ""
+    if kpi.entry == EntryKind.FORMULA:
+        definition = kpi_sentence(
+            name=kpi.name,
+            formula=kpi.formula,
+            grain=kpi.grain,
+            unit=kpi.unit,
+            direction=kpi.direction,
+            currency=currency,
+        )
+    context = {
+        "kpi": kpi,
+        "card": card,
+        "results": results,
+        "rows": list(reversed(results)),
+        "history": history,
+        "goals": list(kpi.goals.order_by("position", "key")),
+        "definition": definition,
+        "measures": _measure_lines(measures),
+        "dimensions": dimensions,
+        "breakdown": _breakdown(kpi, dimensions, request.GET.get("by")),
+        "chart": _chart(kpi, results, total_targets, currency),
+        "latest": card.latest,
+        "periods": [result.period for result in reversed(results)],
+    }
+    return render(request, "web/kpi_detail.html", context)
+
+
+@login_required
+def kpi_breakdown(request: HttpRequest, key: str) -> HttpResponse:
+    """The breakdown table for another dimension (a fragment for htmx, else the page)."""
+    if not is_htmx(request):
+        return kpi_detail(request, key)
+    kpi = get_object_or_404(Kpi, key=key)
+    dimensions = selectors.breakdown_dimensions(kpi)
+    context = {
+        "kpi": kpi,
+        "dimensions": dimensions,
+        "breakdown": _breakdown(kpi, dimensions, request.GET.get("by")),
+    }
+    return render(request, "web/_breakdown.html", context)
+
+
+@dataclass(frozen=True)
+class InputLine:
+    measure: str
+    period: str
+    periods_back: int
+    value: float | int | None
+    stored: Any
+
+
+def _inputs(facts: Explanation, stored: Result | None) -> list[InputLine]:
+    saved = stored.measures if stored is not None else {}
+    lines = []
+    for item in facts.inputs:
+        label = item.measure if not item.periods_back else f"{item.measure}@{item.period.label}"
+        lines.append(
+            InputLine(
+                measure=item.measure,
+                period=item.period.label,
+                periods_back=item.periods_back,
+                value=item.value,
+                stored=saved.get(label),
+            )
+        )
+    return lines
+
+
+@login_required
+def kpi_explain(request: HttpRequest, key: str) -> HttpResponse:
+    """Every number can be explained: the measures and their values, the filters, the
+    period's bounds in local time and the query, for one period of the KPI."""
+    kpi = get_object_or_404(Kpi.objects.select_related("team"), key=key)
+    period = (request.GET.get("period") or "").strip() or None
+    facts: Explanation | None = None
+    problems: list[str] = []
+    if kpi.entry == EntryKind.MANUAL:
+        problems.append(_("This KPI is entered by hand: no query computes it."))
+    elif not kpi.is_active:
+        problems.append(_("This KPI is retired: it is no longer computed."))
+    else:
+        try:
+            facts = queries.explanation(kpi.key, period)
+        except HeadwayError as error:
+            problems.extend(problem.message for problem in error.problems)
+    label = facts.period.label if facts is not None else period
+    stored = (
+        Result.objects.filter(kpi=kpi, group_dimension="", period=label).first() if label else None
+    )
+    measures = []
+    if facts is not None:
+        measures = [
+            MeasureLine(
+                name=measure.name,
+                words=measure_sentence(
+                    agg=measure.spec.agg.value,
+                    column=measure.spec.column or "",
+                    dataset=measure.spec.dataset,
+                    filter_text=measure.filter.text if measure.filter else "",
+                    time_column=measure.time_column,
+                ),
+                filter=measure.filter.text if measure.filter else "",
+            )
+            for measure, _words in facts.measures
+        ]
+    context = {
+        "kpi": kpi,
+        "facts": facts,
+        "local_start": datetime.datetime.fromisoformat(facts.local_start) if facts else None,
+        "local_end": datetime.datetime.fromisoformat(facts.local_end) if facts else None,
+        "problems": problems,
+        "period": label,
+        "stored": stored,
+        "measures": measures,
+        "inputs": _inputs(facts, stored) if facts is not None else [],
+    }
+    template = "web/_explain.html" if is_htmx(request) else "web/kpi_explain.html"
+    return render(request, template, context)

@@ -1,0 +1,125 @@
+"""What managers do in Headway, in a real browser against `headway demo`: sign in, read
+the goal tree, open a KPI, switch to 繁體中文, create a KPI, revise a target."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import uuid
+from typing import Any
+
+from tests.browser.conftest import Demo, screenshot, sign_in
+
+ADMIN = "david@tea-shop.example"
+MANAGER = "mei@tea-shop.example"
+MEMBER = "leo@tea-shop.example"
+
+
+def test_a_manager_signs_in_and_sees_the_goals_with_their_kpis(demo: Demo, new_page: Any) -> None:
+    page = new_page()
+    sign_in(page, demo, MANAGER)
+    main = page.locator("main")
+    assert "成為市場領導者" in main.inner_text()
+    assert "轉換率" in main.inner_text()
+    # Status is a word and a mark, never colour alone.
+    assert any(word in main.inner_text() for word in ("On track", "At risk", "Off track"))
+    assert page.locator("main svg").count() > 0
+    screenshot(page, "home")
+
+
+def test_a_kpi_page_shows_its_chart_history_and_breakdown(demo: Demo, new_page: Any) -> None:
+    page = new_page()
+    sign_in(page, demo, MANAGER)
+    page.goto(f"{demo.url}/kpis/conversion_rate/")
+    text = page.locator("main").inner_text()
+    assert "Q2 review found 8% out of reach" in text
+    assert "north" in text.lower() or "北區" in text
+    assert page.locator("main svg").count() > 0
+    screenshot(page, "kpi")
+
+
+def test_switching_to_traditional_chinese_translates_the_page(demo: Demo, new_page: Any) -> None:
+    page = new_page()
+    sign_in(page, demo, MANAGER)
+    page.goto(f"{demo.url}/kpis/conversion_rate/")
+    page.select_option("#language-select", "zh-hant")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("html").get_attribute("lang") == "zh-hant"
+    text = page.locator("body").inner_text()
+    assert "目標" in text
+    assert "Target history" not in text
+    screenshot(page, "kpi-zh-hant")
+
+
+def test_the_browsers_language_is_the_default(demo: Demo, new_page: Any) -> None:
+    page = new_page(locale="zh-TW")
+    page.goto(f"{demo.url}/accounts/login/")
+    assert page.locator("html").get_attribute("lang") == "zh-hant"
+
+
+def test_an_admin_creates_a_kpi_with_a_formula(demo: Demo, new_page: Any) -> None:
+    page = new_page()
+    sign_in(page, demo, ADMIN)
+    key = f"won_rate_{uuid.uuid4().hex[:6]}"
+    page.goto(f"{demo.url}/kpis/new/")
+    page.fill("input[name=key]", key)
+    page.fill("input[name=name]", "Won deals per lead")
+    page.fill("input[name=formula]", "won_deals / lead")
+    page.wait_for_function(
+        "document.querySelector('#formula-check').innerText.includes('unknown measure')"
+    )
+    page.fill("input[name=formula]", "won_deals / leads")
+    page.wait_for_function(
+        "!document.querySelector('#formula-check').innerText.includes('unknown')"
+    )
+    page.select_option("select[name=unit]", "percent")
+    page.select_option("select[name=grain]", "month")
+    screenshot(page, "kpi-form")
+    page.locator("#kpi-form button[type=submit]").last.click()
+    page.wait_for_url(re.compile(rf".*/kpis/{key}/([?#].*)?$"))
+    assert "Won deals per lead" in page.locator("main").inner_text()
+
+
+def test_a_manager_revises_a_target_with_a_reason_and_sees_it_in_the_history(
+    demo: Demo, new_page: Any
+) -> None:
+    page = new_page()
+    sign_in(page, demo, MANAGER)
+    reason = f"Q3 review: market cooled ({uuid.uuid4().hex[:4]})"
+    page.goto(f"{demo.url}/kpis/conversion_rate/targets/new/")
+    page.fill("input[name=effective_from]", "2026-10")
+    page.fill("input[name=value]", "5.5")  # a percent KPI's target is typed in percent
+    page.fill("textarea[name=reason], input[name=reason]", reason)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url(re.compile(r".*/kpis/conversion_rate/([?#].*)?$"))
+    text = page.locator("main").inner_text()
+    assert reason in text
+    # The earlier versions are all still there: nothing was overwritten.
+    assert "Q2 review found 8% out of reach" in text
+    with sqlite3.connect(demo.folder / "headway.sqlite3") as database:
+        values = [
+            row[0]
+            for row in database.execute(
+                "SELECT t.value FROM kpis_targetversion t JOIN kpis_kpi k ON k.id = t.kpi_id "
+                "WHERE k.key = 'conversion_rate' AND t.where_dimension = '' ORDER BY t.id"
+            )
+        ]
+    assert [float(value) for value in values] == [0.08, 0.06, 0.055]
+
+
+def test_a_member_sees_no_edit_buttons_and_is_refused(demo: Demo, new_page: Any) -> None:
+    page = new_page()
+    sign_in(page, demo, MEMBER)
+    page.goto(f"{demo.url}/kpis/conversion_rate/")
+    assert page.locator("a[href$='/edit/']").count() == 0
+    response = page.goto(f"{demo.url}/kpis/conversion_rate/targets/new/")
+    assert response is not None
+    assert response.status == 403
+
+
+def test_the_pages_work_at_phone_width(demo: Demo, new_page: Any) -> None:
+    page = new_page(width=390, height=844)
+    sign_in(page, demo, MANAGER)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390 + 1
+    screenshot(page, "home-phone")
