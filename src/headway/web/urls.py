@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from headway.web.views import account, editing, pages
+from headway.web.views import account, editing, pages, tokens
 
 app_name = "web"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("", pages.home, name="home"),
     path("me/", pages.my_kpis, name="me"),
     path("language/", account.language, name="language"),
+    path("me/tokens/", tokens.token_list, name="tokens"),
+    path("me/tokens/<int:pk>/revoke/", tokens.token_revoke_view, name="token_revoke"),
     path("goals/new/", editing.goal_new, name="goal_new"),
     path("goals/<slug:key>/", pages.goal_detail, name="goal"),
     path("goals/<slug:key>/edit/", editing.goal_edit, name="goal_edit"),
