@@ -211,6 +211,9 @@ def demo(directory: Path | None, port: int, no_serve: bool) -> None:
         shutil.rmtree(warehouse)
     example = warehouse / "tea-shop"
     shutil.copytree(_example_dir(), example, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    # The demo always has its own SQLite database, whatever DATABASE_URL says.
+    database_url = f"sqlite:///{folder / 'headway.sqlite3'}"
+    os.environ["DATABASE_URL"] = database_url
     setup_django(mode="demo", data_dir=folder)
     click.echo(f"Setting up the demo in {folder} ...")
     migrate()
@@ -239,7 +242,9 @@ def demo(directory: Path | None, port: int, no_serve: bool) -> None:
     if no_serve:
         return
     click.echo(f"\nServing Headway on {url} (Ctrl+C to stop)")
-    environment = dict(os.environ, HEADWAY_MODE="demo", HEADWAY_DATA_DIR=str(folder))
+    environment = dict(
+        os.environ, HEADWAY_MODE="demo", HEADWAY_DATA_DIR=str(folder), DATABASE_URL=database_url
+    )
     _gunicorn(f"127.0.0.1:{port}", 2, environment)
 
 

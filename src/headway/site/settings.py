@@ -114,6 +114,9 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
     )
 }
+if MODE == "test" and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    # A test database of this run's own, so that runs sharing a server never collide.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_headway_{os.getpid()}"}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;",
