@@ -13,8 +13,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from headway.cli.main import cli
+
+# Property tests check behaviour, not speed: no per-example deadline, which a busy
+# machine would otherwise trip (speed is measured in bench/).
+settings.register_profile("headway", deadline=None)
+settings.load_profile("headway")
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 

@@ -36,3 +36,17 @@ def test_the_database_refuses_to_change_a_target_version(org: Organisation) -> N
         TargetVersion.objects.filter(pk=target.pk).update(value=0)
     target.refresh_from_db()
     assert target.value != 0
+
+
+def test_the_database_refuses_to_delete_a_target_version(org: Organisation) -> None:
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM kpis_targetversion")
+    assert TargetVersion.objects.exists()
+
+
+def test_recomputing_an_unknown_kpi_is_bad_input(org: Organisation) -> None:
+    from headway.engine.problems import HeadwayError
+    from headway.results.services import results_recompute
+
+    with pytest.raises(HeadwayError, match="'nope'"):
+        results_recompute(by=None, kpi_keys=("nope",))

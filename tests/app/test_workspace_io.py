@@ -101,3 +101,23 @@ def test_apply_on_the_command_line_asks_before_removing(
     done = run_headway("apply", path, "--yes")
     assert done.exit_code == 0, done
     assert not Kpi.objects.get(key="revenue").is_active
+
+
+def test_a_files_own_history_of_one_period_is_kept_in_order(org: Organisation) -> None:
+    revised = WORKSPACE.replace(
+        "      - {from: 2026-01, value: 0.5}",
+        "      - {from: 2026-01, value: 0.5}\n"
+        "      - {from: 2026-01, value: 0.45, reason: Revised in January}",
+    )
+    path = write_workspace(org.folder, revised)
+    apply_plan(plan_apply(load_workspace(path)), by=org.admin)
+    values = list(
+        TargetVersion.objects.filter(kpi__key="conversion", where_dimension="")
+        .order_by("pk")
+        .values_list("value", flat=True)
+    )
+    assert values == [Decimal("0.5"), Decimal("0.45")]
+    assert plan_apply(load_workspace(path)).changes == []
+    exported = workspace_data(base_dir=org.folder)
+    entries = [t for t in exported["kpis"][0]["targets"] if "where" not in t]
+    assert [t["value"] for t in entries] == [0.5, 0.45]

@@ -279,3 +279,63 @@ def test_a_broken_file_of_another_kpi_does_not_stop_this_one(tmp_path: Path) -> 
     run = run_headway("compute", path, "--kpi", "conversion", "--format", "csv")
     assert run.exit_code == 0, run
     assert_refused(run_headway("validate", path), "'lots' is not a number")
+
+
+def test_an_attainment_exactly_on_the_amber_threshold_is_amber(tmp_path: Path) -> None:
+    leads = "lead_id,created_at,team\n" + "".join(
+        f"{n},2026-01-05 10:00:00,north\n" for n in range(100)
+    )
+    deals = "deal_id,closed_at,team,stage,amount\n" + "".join(
+        f"d{n},2026-01-10,north,won,1\n" for n in range(9)
+    )
+    workspace = WORKSPACE + "    targets:\n      - {from: 2026-01, value: 0.1}\n"
+    path = make_workspace(tmp_path, workspace, leads=leads, deals=deals)
+    run = run_headway("compute", path, "--format", "csv")
+    assert run.exit_code == 0, run
+    # 9 / 100 / 0.1 is 0.8999999999999999 in binary floating point.
+    assert run.csv_rows()[0] == {
+        "kpi": "conversion",
+        "period": "2026-01",
+        "value": "0.09",
+        "target": "0.1",
+        "attainment": "0.9",
+        "status": "amber",
+    }
+
+
+def test_a_kpi_key_may_have_hyphens_like_other_keys(tmp_path: Path) -> None:
+    path = make_workspace(tmp_path, WORKSPACE.replace("key: conversion", "key: conversion-rate"))
+    run = run_headway("compute", path, "--kpi", "conversion-rate", "--format", "csv")
+    assert run.exit_code == 0, run
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_a_target_that_is_not_a_finite_number_is_refused(tmp_path: Path, value: str) -> None:
+    workspace = WORKSPACE + f"    targets:\n      - {{from: 2026-01, value: {value}}}\n"
+    assert_refused(run_headway("validate", make_workspace(tmp_path, workspace)), "targets[0]")
+
+
+def test_a_time_zone_that_is_not_an_iana_name_is_refused(tmp_path: Path) -> None:
+    path = make_workspace(tmp_path, WORKSPACE.replace("Asia/Taipei", "localtime"))
+    assert_refused(run_headway("compute", path), "'localtime'", "IANA")
+
+
+@pytest.mark.parametrize("dimension", ["status", "value", "kpi"])
+def test_a_breakdown_named_like_an_output_column_is_refused(tmp_path: Path, dimension: str) -> None:
+    path = make_workspace(tmp_path)
+    assert_refused(run_headway("compute", path, "--by", dimension), "column of the output")
+
+
+def test_yaml_that_expands_into_millions_of_values_is_refused(tmp_path: Path) -> None:
+    text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    for level in range(1, 9):
+        text += f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 10) + "]\n"
+    path = tmp_path / "bomb.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert_refused(run_headway("validate", path), "too many aliases")
+
+
+def test_yaml_nested_thousands_deep_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("a: " + "[" * 3000 + "]" * 3000 + "\n", encoding="utf-8")
+    assert_refused(run_headway("validate", path), "nested too deeply")

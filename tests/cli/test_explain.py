@@ -80,3 +80,11 @@ def test_it_refuses_an_unknown_kpi(tmp_path: Path) -> None:
     run = run_headway("explain", make_workspace(tmp_path), "--kpi", "nope")
     assert run.exit_code == 2
     assert "unknown KPI 'nope'" in run.stderr
+
+
+def test_the_sql_shown_includes_the_view_that_reads_the_file(tmp_path: Path) -> None:
+    run = run_headway("explain", make_workspace(tmp_path), "--kpi", "conversion")
+    assert run.exit_code == 0, run
+    assert "CREATE TEMP VIEW" in run.stdout
+    assert "leads.csv" in run.stdout
+    assert "timezone" in run.stdout or "TIMESTAMP" in run.stdout

@@ -63,3 +63,21 @@ def test_resetting_the_password_by_e_mail(org: Org) -> None:
 def test_a_used_reset_link_says_so(org: Org) -> None:
     html = org.client(None).get("/accounts/reset/MQ/bad-token/").content.decode()
     assert "This link does not work any more" in html
+
+
+def test_a_password_change_is_audited_without_the_password(org: Org) -> None:
+    from headway.audit.models import AuditEntry
+
+    client = org.client(org.mo)
+    response = client.post(
+        "/accounts/password_change/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a much longer passphrase 42",
+            "new_password2": "a much longer passphrase 42",
+        },
+    )
+    assert response.status_code == 302
+    entry = AuditEntry.objects.filter(action="person.password_change").get()
+    assert entry.actor_label == "mo@example.com"
+    assert "passphrase" not in str(entry.before) + str(entry.after)

@@ -25,7 +25,39 @@ def _actor(request: HttpRequest) -> User | None:
     return user if isinstance(user, User) else None
 
 
-class AuditedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+def _inline_rows(formsets: list[Any], instance: Any) -> dict[str, list[dict[str, Any]]]:
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for formset in formsets:
+        model = formset.model
+        related = model.objects.filter(**{formset.fk.name: instance}).order_by("pk")
+        rows[model._meta.label_lower] = [snapshot(row) for row in related]
+    return rows
+
+
+class AuditRelatedMixin:
+    """Inline rows (memberships, goal links) are audited too: they carry rights and weights.
+
+    The admin saves an object and its inlines in one transaction, so this row commits with
+    them or not at all."""
+
+    def save_related(
+        self, request: HttpRequest, form: ModelForm[Any], formsets: Any, change: bool
+    ) -> None:
+        before = _inline_rows(formsets, form.instance) if change else {}
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        after = _inline_rows(formsets, form.instance)
+        if before != after:
+            audit_record(
+                actor=_actor(request),
+                action=f"{form.instance._meta.model_name}.related_update",
+                target=form.instance,
+                before=before,
+                after=after,
+                reason="admin",
+            )
+
+
+class AuditedModelAdmin(AuditRelatedMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Saves and deletes audited, in one transaction, with the version moved on."""
 
     def save_model(
@@ -93,7 +125,7 @@ class TeamAdmin(AuditedModelAdmin):
 
 
 @admin.register(User)
-class PersonAdmin(UserAdmin):  # type: ignore[type-arg]
+class PersonAdmin(AuditRelatedMixin, UserAdmin):  # type: ignore[type-arg]
     """People sign in with their e-mail address; the username is kept equal to it."""
 
     list_display = ["email", "display_name", "role", "is_active", "last_login"]
@@ -125,14 +157,50 @@ class PersonAdmin(UserAdmin):  # type: ignore[type-arg]
     ) -> None:
         obj.username = obj.email
         with transaction.atomic():
+            before = None
+            if change:
+                current = User.objects.filter(pk=obj.pk).first()
+                before = _person_facts(current) if current is not None else None
             super().save_model(request, obj, form, change)
             audit_record(
                 actor=_actor(request),
                 action=f"person.{'update' if change else 'create'}",
                 target=obj,
-                after={"email": obj.email, "role": obj.role, "active": obj.is_active},
+                before=before,
+                after=_person_facts(obj),
                 reason="admin",
             )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with transaction.atomic():
+            before = _person_facts(obj)
+            pk, label = obj.pk, str(obj)
+            super().delete_model(request, obj)
+            audit_record(
+                actor=_actor(request),
+                action="person.delete",
+                object_type="accounts.user",
+                object_id=str(pk),
+                object_label=label,
+                before=before,
+                reason="admin",
+            )
+
+    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+def _person_facts(person: Any) -> dict[str, Any]:
+    """What matters of a person for the audit log: never the password hash."""
+    return {
+        "email": person.email,
+        "name": person.display_name,
+        "role": person.role,
+        "active": person.is_active,
+        "staff": person.is_staff,
+        "superuser": person.is_superuser,
+    }
 
 
 @admin.register(Membership)

@@ -177,3 +177,10 @@ def team_update(
             actor=by, action="team.update", target=current, before=before, after=snapshot(current)
         )
     return current
+
+
+def password_changed(*, person: User, by: User | None, how: str) -> None:
+    """Records that a password was set (never the password), in the caller's transaction.
+
+    `how` is change (by the person), reset (by e-mail link) or demo (by `headway demo`)."""
+    audit_record(actor=by, action=f"person.password_{how}", target=person)

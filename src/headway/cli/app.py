@@ -217,7 +217,10 @@ def demo(directory: Path | None, port: int, no_serve: bool) -> None:
     setup_django(mode="demo", data_dir=folder)
     click.echo(f"Setting up the demo in {folder} ...")
     migrate()
+    from django.db import transaction
+
     from headway.accounts.models import User
+    from headway.accounts.services import password_changed
     from headway.engine.workspace import load_workspace
     from headway.kpis.workspace_io import apply_plan, plan_apply
     from headway.results.services import results_recompute
@@ -231,9 +234,11 @@ def demo(directory: Path | None, port: int, no_serve: bool) -> None:
         if person is None:
             continue
         password = secrets.token_urlsafe(9)
-        person.set_password(password)
-        person.is_staff = role == "admin"
-        person.save()
+        with transaction.atomic():
+            person.set_password(password)
+            person.is_staff = role == "admin"
+            person.save()
+            password_changed(person=person, by=None, how="demo")
         logins.append((email, role, password))
     url = f"http://127.0.0.1:{port}/"
     click.echo("\nSign in with one of these demo people (passwords are new for every demo):")
@@ -257,6 +262,9 @@ def serve(bind: str, workers: int) -> None:
     from headway.lib.secrets import strong_secret
 
     mode = os.environ.get("HEADWAY_MODE", "production")
+    if mode != "demo":
+        # Serving is production unless it is the demo, whatever else HEADWAY_MODE says.
+        mode = "production"
     if mode == "production" and not strong_secret(os.environ.get("SECRET_KEY", "")):
         _fail(
             "error: SECRET_KEY must be set to a random string of at least 50 characters "

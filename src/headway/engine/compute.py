@@ -32,6 +32,7 @@ from headway.engine.workspace import ResolvedKpi, ResolvedTarget, Workspace
 from headway.lib.periods import Grain, Period, period_containing, periods_between
 
 Number = int | float
+OUTPUT_COLUMNS = frozenset({"kpi", "period", "value", "target", "attainment", "status"})
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,12 @@ def attainment_of(value: Number | None, target: float | None, direction: Directi
     if divisor <= 0:
         return None
     result = numerator / divisor
-    return result if math.isfinite(result) else None
+    if not math.isfinite(result):
+        return None
+    # 0.09 / 0.1 is 0.8999999999999999 in binary floating point; 12 significant digits
+    # (well within a double's precision) make it 0.9, which meets an amber of 0.9, and the
+    # number printed is the number compared.
+    return float(f"{result:.12g}")
 
 
 def status_of(attainment: float | None, green: float, amber: float) -> Status:
@@ -240,7 +246,7 @@ class Engine:
         executed: list[tuple[Scan, str]] = []
         for scan in scans:
             sql = scan_sql(scan, loaded[scan.dataset])
-            executed.append((scan, sql))
+            executed.append((scan, f"{loaded[scan.dataset].definition};\n\n{sql}"))
             try:
                 records = connection.execute(sql).fetchall()
             except duckdb.Error as error:
@@ -318,6 +324,11 @@ class Engine:
     def _check_by(self, kpis: Sequence[ResolvedKpi], by: str | None) -> None:
         if by is None:
             return
+        if by in OUTPUT_COLUMNS:
+            # The group's column would collide with an output column of the same name.
+            raise HeadwayError(
+                Problem(f"--by {by}: {by!r} is a column of the output; it cannot be a group")
+            )
         problems = []
         for kpi in kpis:
             for dataset in self.workspace.kpi_datasets(kpi):

@@ -9,7 +9,6 @@ something is wrong do we go back to the file to name the exact line.
 from __future__ import annotations
 
 import csv
-import re
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -90,6 +89,8 @@ class LoadedDataset:
     row_noun: str
     column_types: dict[str, str] = field(default_factory=dict)
     row_count: int = 0
+    # How the view reads the file: the casts and time-zone conversions behind every number.
+    definition: str = ""
 
 
 class _Source:
@@ -202,16 +203,20 @@ class Warehouse:
         select = ", ".join(
             f"{expression} AS {quote_identifier(name)}" for name, expression in expressions.items()
         )
-        self.connection.execute(
-            f"CREATE TEMP VIEW {view} AS SELECT {select} FROM {source.relation}"
-        )
+        definition = f"CREATE TEMP VIEW {view} AS SELECT {select} FROM {source.relation}"
+        self.connection.execute(definition)
         return LoadedDataset(
+            definition=self._describe_source(source, request) + definition,
             name=request.name,
             view=view,
             shown_file=request.shown_file,
             row_noun=source.row_noun,
             column_types=types,
         )
+
+    def _describe_source(self, source: _Source, request: DatasetRequest) -> str:
+        kind = {"line": "CSV", "row": "spreadsheet or Parquet"}[source.row_noun]
+        return f"-- {source.relation}: the rows of {request.shown_file} ({kind})\n"
 
     # Reading. No query parameters here: binding one makes duckdb import pandas (1 s).
 
@@ -685,11 +690,3 @@ def _read_xlsx(request: DatasetRequest) -> list[tuple[int, tuple[Any, ...]]]:
     if not rows:
         raise HeadwayError(Problem("is empty: the first sheet needs a header row", file=shown))
     return rows
-
-
-def column_sql(name: str) -> str:
-    return quote_identifier(name)
-
-
-def safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", text)

@@ -141,9 +141,12 @@ class Goal(Strict):
     description: Annotated[str, StringConstraints(max_length=5000)] | None = None
 
 
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class Thresholds(Strict):
-    green: float = 1.0
-    amber: float = 0.9
+    green: FiniteFloat = 1.0
+    amber: FiniteFloat = 0.9
 
 
 GroupValue = Annotated[str, BeforeValidator(_as_text)]
@@ -153,13 +156,14 @@ class TargetEntry(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     from_: PeriodLabel = Field(alias="from")
-    value: float
+    value: FiniteFloat
     reason: Text | None = None
     where: dict[ColumnName, GroupValue] | None = None
 
 
 class Kpi(Strict):
-    key: Identifier
+    # Formulas name measures, never KPIs, so a KPI key may be any key (conversion-rate).
+    key: Key
     name: Text
     formula: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     unit: Unit

@@ -7,6 +7,7 @@ names all resolve, or raises a HeadwayError listing every problem with its line.
 from __future__ import annotations
 
 import difflib
+import functools
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -203,14 +204,26 @@ def validate_document(document: YamlDocument) -> Workspace:
 
 
 def _check_organization(workspace: Workspace, out: _Collector) -> None:
-    try:
-        zoneinfo.ZoneInfo(workspace.model.organization.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    # Only real IANA names: "localtime" or a file path would load in zoneinfo but not
+    # in the database.
+    if workspace.model.organization.timezone not in _time_zones():
         out.add(
             ("organization", "timezone"),
             f"{workspace.model.organization.timezone!r} is not an IANA time zone "
             "(for example Asia/Taipei)",
         )
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    # The tz database also ships files that are not zones: the machine's own setting
+    # ("localtime"), rule templates and a placeholder. The warehouse knows none of them.
+    not_zones = {"localtime", "posixrules", "Factory"}
+    return frozenset(
+        name
+        for name in zoneinfo.available_timezones()
+        if name not in not_zones and not name.startswith(("posix/", "right/"))
+    )
 
 
 def _duplicates(keys: Iterable[str]) -> list[tuple[int, str]]:

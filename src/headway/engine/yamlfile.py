@@ -36,15 +36,43 @@ class YamlDocument:
         return None
 
 
-def _plain(node: Any, location: Location, lines: dict[Location, int]) -> Any:
+MAX_DEPTH = 50
+MAX_NODES = 200_000
+
+
+class _Budget:
+    """Stops YAML that nests absurdly deep or expands aliases into millions of nodes."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+
+    def spend(self, depth: int) -> None:
+        self.nodes += 1
+        if depth > MAX_DEPTH:
+            raise _TooBig(f"nested more than {MAX_DEPTH} levels deep")
+        if self.nodes > MAX_NODES:
+            raise _TooBig(f"more than {MAX_NODES:,} values long (too many aliases?)")
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _plain(
+    node: Any, location: Location, lines: dict[Location, int], budget: _Budget | None = None
+) -> Any:
     """Turns ruamel's round-trip objects into dicts, lists and scalars, noting lines."""
+    budget = budget or _Budget()
+    budget.spend(len(location))
     if isinstance(node, CommentedMap):
         result: dict[Any, Any] = {}
         for key, value in node.items():
             child = (*location, str(key))
             with contextlib.suppress(KeyError, TypeError, AttributeError):
                 lines[child] = node.lc.key(key)[0] + 1
-            result[str(key) if not isinstance(key, str) else key] = _plain(value, child, lines)
+            result[str(key) if not isinstance(key, str) else key] = _plain(
+                value, child, lines, budget
+            )
         return result
     if isinstance(node, CommentedSeq):
         items = []
@@ -52,7 +80,7 @@ def _plain(node: Any, location: Location, lines: dict[Location, int]) -> Any:
             child = (*location, index)
             with contextlib.suppress(KeyError, TypeError, AttributeError, IndexError):
                 lines[child] = node.lc.item(index)[0] + 1
-            items.append(_plain(value, child, lines))
+            items.append(_plain(value, child, lines, budget))
         return items
     if isinstance(node, bool):
         return bool(node)
@@ -94,6 +122,14 @@ def read_yaml(path: Path) -> YamlDocument:
         raise HeadwayError(Problem(f"malformed YAML: {reason}", file=shown, line=line)) from None
     except YAMLError as error:
         raise HeadwayError(Problem(f"malformed YAML: {error}", file=shown)) from None
+    except RecursionError:
+        raise HeadwayError(Problem("the YAML is nested too deeply", file=shown)) from None
     lines: dict[Location, int] = {}
-    data = _plain(raw, (), lines)
+    try:
+        data = _plain(raw, (), lines)
+    except (_TooBig, RecursionError) as error:
+        reason = str(error) if isinstance(error, _TooBig) else "nested too deeply"
+        raise HeadwayError(
+            Problem(f"the workspace is refused: it is {reason}", file=shown)
+        ) from None
     return YamlDocument(path=path, data=data, lines=lines)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from headway.accounts.models import Team
+from headway.engine.model import KEY_PATTERN
 from headway.goals.models import Goal
 from headway.kpis.choices import Aggregation, Direction, EntryKind, Grain, TargetOrigin, Unit
 
@@ -53,7 +56,13 @@ class Measure(models.Model):
 class Kpi(models.Model):
     """A key performance indicator: a formula over measures, per period, with targets."""
 
-    key = models.CharField(_("key"), max_length=100, unique=True)
+    key = models.CharField(
+        _("key"),
+        max_length=100,
+        unique=True,
+        # The workspace file's rule for keys, so that every KPI can be exported and computed.
+        validators=[RegexValidator(KEY_PATTERN)],
+    )
     name = models.CharField(_("name"), max_length=300)
     description = models.TextField(_("description"), blank=True)
     entry = models.CharField(
@@ -102,6 +111,14 @@ class Kpi(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if (
+            self.threshold_amber is not None
+            and self.threshold_green is not None
+            and self.threshold_amber > self.threshold_green
+        ):
+            raise ValidationError({"threshold_amber": _("Amber must not be above green.")})
 
 
 class KpiGoal(models.Model):

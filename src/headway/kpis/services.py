@@ -57,6 +57,13 @@ def _check(kpi: Kpi) -> None:
     kpi.full_clean(exclude=["goals"])
 
 
+def _goal_links(kpi: Kpi) -> dict[str, str]:
+    return {
+        link.goal.key: str(link.weight)
+        for link in KpiGoal.objects.filter(kpi=kpi).select_related("goal").order_by("goal__key")
+    }
+
+
 def _set_goals(kpi: Kpi, goals: list[tuple[Goal, Decimal]]) -> None:
     KpiGoal.objects.filter(kpi=kpi).exclude(goal__in=[goal for goal, _ in goals]).delete()
     for goal, weight in goals:
@@ -130,7 +137,7 @@ def kpi_update(
     with transaction.atomic():
         current = Kpi.objects.select_for_update().get(pk=kpi.pk)
         check_version(f"KPI {current.key}", expected_version, current.version)
-        before = snapshot(current)
+        before = {**snapshot(current), "goals": _goal_links(current)}
         for name, value in fields.items():
             setattr(current, name, value)
         _check(current)
@@ -139,7 +146,11 @@ def kpi_update(
         if goals is not None:
             _set_goals(current, goals)
         audit_record(
-            actor=by, action="kpi.update", target=current, before=before, after=snapshot(current)
+            actor=by,
+            action="kpi.update",
+            target=current,
+            before=before,
+            after={**snapshot(current), "goals": _goal_links(current)},
         )
     return current
 

@@ -650,59 +650,70 @@ def _plan_kpis(workspace: Workspace, plan: Plan) -> None:
 
             plan.add(Change(sign, "KPI", spec.key, detail), save_kpi)
 
-        # Targets: the latest version per (from, group) is what counts; a different
-        # value or reason in the file is appended as a new version.
-        latest: dict[tuple[str, str, str], TargetVersion] = {}
+        # Targets: per (from, group), the versions in the database and the entries in the
+        # file, each in order. When the database's versions are the file's first entries,
+        # the rest are appended (so a file's own history is kept); otherwise a file whose
+        # last entry differs from the latest version appends that entry. Nothing is ever
+        # edited or removed.
+        stored: dict[tuple[str, str, str], list[TargetVersion]] = {}
         if kpi is not None:
             for target in sorted(kpi.targets.all(), key=lambda t: t.pk):
-                latest[(target.effective_from, target.where_dimension, target.where_value)] = target
-        wanted_targets: dict[tuple[str, str, str], Any] = {}
+                key = (target.effective_from, target.where_dimension, target.where_value)
+                stored.setdefault(key, []).append(target)
+        written: dict[tuple[str, str, str], list[Any]] = {}
         for target_spec in resolved.targets:
-            wanted_targets[_target_key(target_spec.entry.from_, target_spec.entry.where)] = (
-                target_spec
-            )
-        for key, target_spec in wanted_targets.items():
-            value = _decimal(target_spec.entry.value)
-            reason = target_spec.entry.reason or ""
-            found = latest.get(key)
-            if found is not None and found.value == value and found.reason == reason:
-                continue
-            group = f" [{key[2]}]" if key[1] else ""
-            detail = f"{key[0]}{group} = {_number(value)}"
-            if found is not None:
-                detail = f"{key[0]}{group}: {_number(found.value)} → {_number(value)}"
+            written.setdefault(
+                _target_key(target_spec.entry.from_, target_spec.entry.where), []
+            ).append(target_spec)
+        for key, entries in written.items():
+            versions = stored.get(key, [])
+            pairs = [(_decimal(entry.entry.value), entry.entry.reason or "") for entry in entries]
+            kept = [(version.value, version.reason) for version in versions]
+            if pairs[: len(kept)] == kept:
+                new_entries = list(zip(entries, pairs, strict=True))[len(kept) :]
+            elif kept[-1] != pairs[-1]:
+                new_entries = [(entries[-1], pairs[-1])]
+            else:
+                new_entries = []
+            previous = versions[-1].value if versions else None
+            for target_spec, (value, reason) in new_entries:
+                group = f" [{key[2]}]" if key[1] else ""
+                detail = f"{key[0]}{group} = {_number(value)}"
+                if previous is not None:
+                    detail = f"{key[0]}{group}: {_number(previous)} → {_number(value)}"
+                previous = value
 
-            def add_target(
-                by: User | None,
-                kpi_key: str = spec.key,
-                target_spec: Any = target_spec,
-                key: tuple[str, str, str] = key,
-                value: Decimal = value,
-                reason: str = reason,
-            ) -> None:
-                created = TargetVersion.objects.create(
-                    kpi=Kpi.objects.get(key=kpi_key),
-                    effective_from=key[0],
-                    effective_start=target_spec.starts.start,
-                    value=value,
-                    where_dimension=key[1],
-                    where_value=key[2],
-                    reason=reason,
-                    decided_by=by,
-                    origin="setup",
-                    origin_reference=f"workspace {workspace.path.name}",
-                )
-                audit_record(
-                    actor=by,
-                    action="target.create",
-                    target=created,
-                    after=snapshot(created),
-                    reason=reason,
-                )
+                def add_target(
+                    by: User | None,
+                    kpi_key: str = spec.key,
+                    target_spec: Any = target_spec,
+                    key: tuple[str, str, str] = key,
+                    value: Decimal = value,
+                    reason: str = reason,
+                ) -> None:
+                    created = TargetVersion.objects.create(
+                        kpi=Kpi.objects.get(key=kpi_key),
+                        effective_from=key[0],
+                        effective_start=target_spec.starts.start,
+                        value=value,
+                        where_dimension=key[1],
+                        where_value=key[2],
+                        reason=reason,
+                        decided_by=by,
+                        origin="setup",
+                        origin_reference=f"workspace {workspace.path.name}",
+                    )
+                    audit_record(
+                        actor=by,
+                        action="target.create",
+                        target=created,
+                        after=snapshot(created),
+                        reason=reason,
+                    )
 
-            plan.add(Change("+", f"target of {spec.key}", detail), add_target)
-        for key in latest:
-            if key not in wanted_targets:
+                plan.add(Change("+", f"target of {spec.key}", detail), add_target)
+        for key in stored:
+            if key not in written:
                 plan.notes.append(
                     f"KPI {spec.key}: the target from {key[0]} is not in the file; target "
                     "versions are never removed (add a new one to change it)."

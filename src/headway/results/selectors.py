@@ -69,7 +69,12 @@ class GoalNode:
 
 
 def _current_period_cutoff() -> datetime.date:
-    return timezone.localdate()
+    """Today in the organisation's time zone: a new month starts at its midnight."""
+    from zoneinfo import ZoneInfo
+
+    from headway.accounts.models import Organization
+
+    return timezone.now().astimezone(ZoneInfo(Organization.current().timezone)).date()
 
 
 def total_results(kpis: QuerySet[Kpi] | list[Kpi]) -> dict[int, list[Result]]:

@@ -16,6 +16,7 @@ from headway.accounts.models import User
 from headway.audit.services import audit_record
 from headway.engine.compute import ComputeRequest, ComputeResult, Engine, ResultRow
 from headway.engine.formula import BinaryOp, MeasureRef, Negate, Node, Prev
+from headway.engine.problems import HeadwayError, Problem
 from headway.engine.workspace import Workspace, workspace_from_data
 from headway.kpis.models import Dataset, Kpi
 from headway.kpis.workspace_io import workspace_data
@@ -89,6 +90,11 @@ def results_recompute(
     the organisation's totals and each group of the dimensions their data shares."""
     began = timezone.now()
     workspace = app_workspace()
+    unknown = [key for key in kpi_keys if key not in workspace.kpis]
+    if unknown:
+        raise HeadwayError(
+            [Problem(f"no active KPI computed by a formula has the key {key!r}") for key in unknown]
+        )
     keys = kpi_keys or tuple(workspace.kpis)
     datasets = {dataset.key: dataset for dataset in Dataset.objects.all()}
     breakdowns: dict[str, list[str]] = {}

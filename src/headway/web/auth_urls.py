@@ -8,17 +8,48 @@ these views name their templates explicitly.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import views as auth_views
+from django.db import transaction
+from django.http import HttpResponse
 from django.urls import path
 
+from headway.accounts.models import User
+from headway.accounts.services import password_changed
 from headway.web.views.account import SignInView
+
+
+class AuditedPasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change, with its audit row in the same transaction."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        with transaction.atomic():
+            response = super().form_valid(form)
+            person = form.user
+            assert isinstance(person, User)
+            password_changed(person=person, by=person, how="change")
+        return response
+
+
+class AuditedPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Setting a new password from an e-mailed link, audited."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        with transaction.atomic():
+            response = super().form_valid(form)
+            person = form.user
+            assert isinstance(person, User)
+            password_changed(person=person, by=person, how="reset")
+        return response
+
 
 urlpatterns = [
     path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password_change/",
-        auth_views.PasswordChangeView.as_view(template_name="registration/change_password.html"),
+        AuditedPasswordChangeView.as_view(template_name="registration/change_password.html"),
         name="password_change",
     ),
     path(
@@ -46,7 +77,7 @@ urlpatterns = [
     ),
     path(
         "reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
+        AuditedPasswordResetConfirmView.as_view(
             template_name="registration/reset_password_confirm.html"
         ),
         name="password_reset_confirm",

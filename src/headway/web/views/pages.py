@@ -9,10 +9,9 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from headway.accounts.models import Team
+from headway.accounts.models import Organization, Team
 from headway.engine.explain import Explanation
 from headway.engine.problems import HeadwayError
 from headway.goals.models import Goal
@@ -160,7 +159,7 @@ def _breakdown(
 def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
     kpi = get_object_or_404(Kpi.objects.select_related("team", "owner"), key=key)
     currency = _currency(request)
-    today = timezone.localdate()
+    today = queries.organization_today(Organization.current())
     results = [result for result in selectors.series(kpi) if result.period_start <= today]
     history = selectors.target_history(kpi)
     measures = queries.kpi_measures(kpi)
