@@ -148,3 +148,16 @@ def test_targets_of_an_unknown_kpi_are_404(org: People, api_as: Callable[..., Ap
     api = api_as(org.admin)
     assert api.get("kpis/nope/targets").status_code == 404
     assert api.post("kpis/nope/targets", target()).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_results_follow_a_new_target_at_once(org: People, api_as: Callable[..., Api]) -> None:
+    from headway.results.models import Result
+
+    response = api_as(org.north_manager).post(
+        "kpis/north_revenue/targets", target(effective_from="2026-01", value="7")
+    )
+    assert response.status_code == 201, response.json()
+    totals = Result.objects.filter(kpi__key="north_revenue", group_dimension="")
+    assert totals.exists()
+    assert {result.target for result in totals if result.period >= "2026-01"} == {Decimal("7")}

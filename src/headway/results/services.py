@@ -157,3 +157,18 @@ def results_recompute(
         )
     seconds = (timezone.now() - began).total_seconds()
     return RecomputeSummary(kpis=len(kpis), results=len(rows), seconds=seconds)
+
+
+def results_refresh_kpi(*, key: str, by: User | None) -> list[str]:
+    """Brings one KPI's stored results up to date after it or its targets changed.
+
+    Returns the problems that stopped the recompute (empty when it ran): the change itself
+    is already saved and stands either way."""
+    kpi = Kpi.objects.filter(key=key).first()
+    if kpi is None or kpi.entry != "formula" or not kpi.is_active:
+        return []
+    try:
+        results_recompute(by=by, kpi_keys=(key,))
+    except HeadwayError as error:
+        return [problem.message for problem in error.problems]
+    return []

@@ -39,6 +39,7 @@ from headway.api.schemas import (
 )
 from headway.goals.models import Goal
 from headway.kpis.services import kpi_create, kpi_update
+from headway.results.services import results_refresh_kpi
 
 router = Router(tags=["KPIs"])
 
@@ -107,6 +108,8 @@ def kpis_create(request: HttpRequest, payload: KpiIn, response: HttpResponse) ->
             threshold_amber=payload.thresholds.amber,
             goals=goals,
         )
+    # As in the web UI: the KPI's results follow the change at once.
+    results_refresh_kpi(key=kpi.key, by=by)
     response["Location"] = reverse("api:kpi", kwargs={"key": kpi.key})
     return Status(201, _answer(response, kpi.key))
 
@@ -143,4 +146,5 @@ def kpis_update(
     goals = _goal_links(payload.goals) if payload.goals is not None else None
     with engine_checked():
         kpi_update(kpi=kpi, by=by, expected_version=version, goals=goals, **fields)
+    results_refresh_kpi(key=key, by=by)
     return _answer(response, key)

@@ -13,6 +13,7 @@ from headway.api.lookups import kpi_by_key, page
 from headway.api.schemas import PageParams, TargetIn, TargetOut, TargetPage
 from headway.kpis.models import TargetVersion
 from headway.kpis.services import target_revise
+from headway.results.services import results_refresh_kpi
 
 router = Router(tags=["Targets"])
 
@@ -53,4 +54,6 @@ def targets_create(request: HttpRequest, key: str, payload: TargetIn) -> Status[
             origin=payload.origin.value,
             origin_reference=payload.origin_reference,
         )
+    # As in the web UI: the KPI's results follow the new target at once.
+    results_refresh_kpi(key=kpi.key, by=by)
     return Status(201, TargetOut.of(target, kpi.key))
