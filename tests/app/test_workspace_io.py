@@ -121,3 +121,25 @@ def test_a_files_own_history_of_one_period_is_kept_in_order(org: Organisation) -
     exported = workspace_data(base_dir=org.folder)
     entries = [t for t in exported["kpis"][0]["targets"] if "where" not in t]
     assert [t["value"] for t in entries] == [0.5, 0.45]
+
+
+def test_import_on_the_command_line_loads_a_file_and_names_bad_rows(
+    org: Organisation, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from django.conf import settings
+
+    monkeypatch.setenv("HEADWAY_DATA_DIR", str(settings.DATA_DIR))
+    good = tmp_path / "more-leads.csv"
+    good.write_text(
+        "lead_id,created_at,team\n1,2026-01-05 10:00:00,north\n9,2026-03-01 08:00:00,south\n",
+        encoding="utf-8",
+    )
+    run = run_headway("import", "leads", good)
+    assert run.exit_code == 0, run
+    # The warehouse table starts with its first import (the workspace's CSV is not in it).
+    assert "Imported more-leads.csv into leads: 2 added" in run.stdout
+    bad = tmp_path / "bad-leads.csv"
+    bad.write_text("lead_id,created_at,team\n10,someday,north\n", encoding="utf-8")
+    refused = run_headway("import", "leads", bad)
+    assert refused.exit_code == 2
+    assert "bad-leads.csv:2: created_at" in refused.stderr

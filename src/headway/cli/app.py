@@ -277,3 +277,72 @@ def serve(bind: str, workers: int) -> None:
     call_command("collectstatic", interactive=False, verbosity=0)
     environment = dict(os.environ, HEADWAY_MODE=mode)
     _gunicorn(bind, workers, environment)
+
+
+@cli.command(name="import")
+@click.argument("dataset")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--accept-schema-change", is_flag=True, help="Apply new, missing or retyped columns.")
+@click.option("--preview", is_flag=True, help="Show rows, schema and problems; write nothing.")
+@click.option(
+    "--rejected",
+    "rejected_csv",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the rejected rows to this CSV file.",
+)
+@click.option("--as", "actor", metavar="EMAIL", help="Record the import as this person.")
+@reports_errors
+def import_(
+    dataset: str,
+    file: Path,
+    accept_schema_change: bool,
+    preview: bool,
+    rejected_csv: Path | None,
+    actor: str | None,
+) -> None:
+    """Import a CSV, XLSX or Parquet FILE into DATASET's table (all or nothing, by key)."""
+    setup_django()
+    migrate()
+    from headway.engine.problems import HeadwayError
+    from headway.ingestion.models import ImportStatus
+    from headway.ingestion.services import import_file, preview_file, rejected_rows_csv
+    from headway.kpis.models import Dataset
+
+    found = Dataset.objects.filter(key=dataset).first()
+    if found is None:
+        raise HeadwayError(f"no dataset {dataset!r}")
+    if preview:
+        shown = preview_file(dataset=found, path=file)
+        for error in shown.errors:
+            click.echo(f"error: {error}", err=True)
+        for column in shown.columns:
+            click.echo(f"{column.name}: {column.type}")
+        for change in shown.drift:
+            click.echo(f"schema change: {change}")
+        for row in shown.rows:
+            click.echo(", ".join(f"{name}={value}" for name, value in row.items()))
+        for bad in shown.bad:
+            click.echo(f"{file.name}:{bad.line}: {bad.column}: {bad.reason}")
+        click.echo(f"{shown.rows_in_file} rows, {shown.bad_rows} bad. Nothing was written.")
+        return
+    run = import_file(
+        dataset=found,
+        path=file,
+        by=_actor(actor),  # type: ignore[arg-type]
+        source="cli",
+        accept_schema_change=accept_schema_change,
+    )
+    if run.status == ImportStatus.SUCCEEDED:
+        click.echo(
+            f"Imported {file.name} into {dataset}: {run.added} added, {run.updated} updated, "
+            f"{run.unchanged} unchanged."
+        )
+        return
+    if rejected_csv is not None and run.rejected:
+        rejected_csv.write_text(rejected_rows_csv(run), encoding="utf-8")
+    lines = [f"error: {run.error}"]
+    lines += [
+        f"{file.name}:{reject.line}: {reject.column}: {reject.reason}"
+        for reject in run.rejects.all()[:20]
+    ]
+    _fail("\n".join(lines), 2)

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "headway.audit",
     "headway.goals",
     "headway.kpis",
+    "headway.ingestion",
     "headway.results",
     "headway.web",
     "headway.api",

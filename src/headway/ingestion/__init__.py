@@ -1,0 +1,1 @@
+"""Data collection: imports of files into the warehouse (see docs/ingestion.md)."""

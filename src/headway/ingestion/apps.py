@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class IngestionConfig(AppConfig):
+    name = "headway.ingestion"
+    label = "ingestion"
+    verbose_name = "Ingestion"
