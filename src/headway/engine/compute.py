@@ -275,9 +275,26 @@ class Engine:
             groups: list[str | None] = [None]
             if request.by is not None:
                 groups = self._groups(kpi, kpi_periods, present)
-            for period in kpi_periods:
+            # The periods that prev() reaches, then the KPI's own: prev(x, n) of the period
+            # at index i is simply index i - n (no date arithmetic per value).
+            history = (
+                [kpi_periods[0].shift(-back) for back in range(kpi.lookback, 0, -1)] + kpi_periods
+                if kpi_periods
+                else []
+            )
+            for position, period in enumerate(kpi_periods):
                 for group in groups:
-                    rows.append(self._row(kpi, period, request.by, group, aggregates))
+                    rows.append(
+                        self._row(
+                            kpi,
+                            period,
+                            request.by,
+                            group,
+                            aggregates,
+                            history,
+                            position + kpi.lookback,
+                        )
+                    )
         return ComputeResult(rows=rows, scans=executed, periods=periods, aggregates=aggregates)
 
     def _row(
@@ -287,11 +304,13 @@ class Engine:
         by: str | None,
         group: str | None,
         aggregates: dict[tuple[str, Grain, datetime.date, str | None], Number | None],
+        history: list[Period],
+        index: int,
     ) -> ResultRow:
         workspace = self.workspace
 
         def value_of(measure: str, offset: int) -> Number | None:
-            return _lookup(aggregates, workspace, measure, period.shift(-offset), group)
+            return _lookup(aggregates, workspace, measure, history[index - offset], group)
 
         value = evaluate(kpi.formula, value_of)
         entry = target_for(kpi, period, by, group)

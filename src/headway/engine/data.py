@@ -161,6 +161,7 @@ class Warehouse:
         # built in. Timestamps are converted explicitly, so the session zone is fixed.
         self.connection.execute("SET autoinstall_known_extensions = false")
         self.connection.execute("SET TimeZone = 'UTC'")
+        self.connection.execute("SET parquet_metadata_cache = true")
         self.datasets: dict[str, LoadedDataset] = {}
         self._opened = 0
 
