@@ -143,3 +143,22 @@ def test_import_on_the_command_line_loads_a_file_and_names_bad_rows(
     refused = run_headway("import", "leads", bad)
     assert refused.exit_code == 2
     assert "bad-leads.csv:2: created_at" in refused.stderr
+
+
+def test_apply_leaves_an_imported_dataset_on_its_warehouse_table(
+    org: Organisation, tmp_path: Path
+) -> None:
+    from headway.ingestion.services import import_file
+    from headway.kpis.models import Dataset
+
+    leads = Dataset.objects.get(key="leads")
+    import_file(dataset=leads, path=org.folder / "leads.csv", by=org.admin)
+    leads.refresh_from_db()
+    imported = leads.file
+    assert imported.endswith("leads.parquet")
+    plan = plan_apply(load_workspace(org.workspace))
+    assert plan.changes == []
+    assert any("reads its imported table" in note for note in plan.notes)
+    apply_plan(plan, by=org.admin)
+    leads.refresh_from_db()
+    assert leads.file == imported

@@ -178,6 +178,13 @@ class Plan:
         self.steps.append(step)
 
 
+def _in_warehouse(file: str) -> bool:
+    from django.conf import settings
+
+    warehouse = Path(settings.HEADWAY_WAREHOUSE_DIR).resolve()
+    return Path(file).resolve().is_relative_to(warehouse)
+
+
 def _differences(current: dict[str, Any], wanted: dict[str, Any]) -> str:
     changed = [name for name in wanted if current.get(name) != wanted[name]]
     return ", ".join(changed)
@@ -358,6 +365,14 @@ def plan_apply(workspace: Workspace) -> Plan:
             "dimensions": list(dataset_spec.dimensions),
         }
         dataset = existing_datasets.get(key)
+        if dataset is not None and _in_warehouse(dataset.file):
+            # Imports feed this dataset now: its table in the warehouse is its data, and
+            # the file named in the workspace is not read again.
+            wanted["file"] = dataset.file
+            plan.notes.append(
+                f"dataset {key} reads its imported table in the warehouse; the file "
+                f"{dataset_spec.file} in the workspace is not used"
+            )
         if dataset is None:
 
             def create_dataset(by: User | None, key: str = key, wanted: Any = wanted) -> None:
