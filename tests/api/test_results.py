@@ -89,3 +89,12 @@ def test_results_are_read_only(org: People, api_as: Callable[..., Api]) -> None:
 @pytest.mark.django_db
 def test_results_of_an_unknown_kpi_are_404(org: People, api_as: Callable[..., Api]) -> None:
     assert api_as(org.member).get("kpis/nope/results").status_code == 404
+
+
+@pytest.mark.django_db
+def test_one_result_is_read_by_its_period(org: People, api_as: Callable[..., Api]) -> None:
+    api = api_as(org.viewer, scope="read")
+    response = api.get("kpis/north_revenue/results/2026-02")
+    assert response.status_code == 200
+    assert (response.json()["period"], response.json()["value"]) == ("2026-02", "700")
+    assert api.get("kpis/north_revenue/results/2031-01").status_code == 404

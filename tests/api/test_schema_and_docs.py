@@ -18,6 +18,8 @@ PATHS = {
     "/api/v1/kpis/{key}": {"get", "patch"},
     "/api/v1/kpis/{key}/targets": {"get", "post"},
     "/api/v1/kpis/{key}/results": {"get"},
+    "/api/v1/kpis/{key}/targets/{target_id}": {"get"},
+    "/api/v1/kpis/{key}/results/{period}": {"get"},
 }
 
 

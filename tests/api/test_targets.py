@@ -161,3 +161,13 @@ def test_the_results_follow_a_new_target_at_once(org: People, api_as: Callable[.
     totals = Result.objects.filter(kpi__key="north_revenue", group_dimension="")
     assert totals.exists()
     assert {result.target for result in totals if result.period >= "2026-01"} == {Decimal("7")}
+
+
+@pytest.mark.django_db
+def test_one_target_version_is_read_by_its_id(org: People, api_as: Callable[..., Api]) -> None:
+    api = api_as(org.viewer, scope="read")
+    listed = api.get("kpis/north_revenue/targets").json()["items"][0]
+    response = api.get(f"kpis/north_revenue/targets/{listed['id']}")
+    assert response.status_code == 200
+    assert response.json() == listed
+    assert api.get("kpis/south_revenue/targets/{}".format(listed["id"])).status_code == 404

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from ninja import Query, Router
 
 from headway.accounts.models import Organization
@@ -48,3 +48,24 @@ def results_list(request: HttpRequest, key: str, filters: Query[ResultFilters]) 
     query = query.order_by("period_start", "group_value")
     items, count = page(query, filters, lambda result: ResultOut.of(result, kpi.key))
     return ResultPage(items=items, count=count, limit=filters.limit, offset=filters.offset)
+
+
+@router.get(
+    "/kpis/{key}/results/{period}",
+    response={200: ResultOut, **READ_ERRORS},
+    summary="Read one result: a period's total, or a group's (group_dimension, group_value)",
+)
+def results_read(
+    request: HttpRequest,
+    key: str,
+    period: str,
+    group_dimension: str = "",
+    group_value: str = "",
+) -> ResultOut:
+    kpi = kpi_by_key(key)
+    found = Result.objects.filter(
+        kpi=kpi, period=period.strip(), group_dimension=group_dimension, group_value=group_value
+    ).first()
+    if found is None:
+        raise Http404(f"KPI {key!r} has no result for {period!r}")
+    return ResultOut.of(found, kpi.key)

@@ -3,7 +3,7 @@ changed target is a new version from a period on, with its reason and who decide
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from ninja import Query, Router, Status
 
 from headway.api.auth import writer
@@ -32,6 +32,21 @@ def targets_list(request: HttpRequest, key: str, filters: Query[PageParams]) -> 
     )
     items, count = page(query, filters, lambda target: TargetOut.of(target, kpi.key))
     return TargetPage(items=items, count=count, limit=filters.limit, offset=filters.offset)
+
+
+@router.get(
+    "/kpis/{key}/targets/{target_id}",
+    response={200: TargetOut, **READ_ERRORS},
+    summary="Read one target version",
+)
+def targets_read(request: HttpRequest, key: str, target_id: int) -> TargetOut:
+    kpi = kpi_by_key(key)
+    target = (
+        TargetVersion.objects.filter(kpi=kpi, pk=target_id).select_related("decided_by").first()
+    )
+    if target is None:
+        raise Http404(f"KPI {key!r} has no target version {target_id}")
+    return TargetOut.of(target, kpi.key)
 
 
 @router.post(
