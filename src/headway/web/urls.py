@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from headway.web.views import account, editing, pages, tokens
+from headway.web.views import account, data, editing, pages, tokens
 
 app_name = "web"
 
@@ -13,6 +13,15 @@ urlpatterns = [
     path("me/", pages.my_kpis, name="me"),
     path("language/", account.language, name="language"),
     path("me/tokens/", tokens.token_list, name="tokens"),
+    path("data/", data.dataset_list, name="datasets"),
+    path("data/<slug:key>/", data.dataset_detail, name="dataset"),
+    path("data/<slug:key>/import/", data.import_upload, name="import_upload"),
+    path("data/<slug:key>/import/<slug:token>/", data.import_preview, name="import_preview"),
+    path(
+        "data/<slug:key>/imports/<int:pk>/rejected.csv",
+        data.rejected_csv,
+        name="import_rejected",
+    ),
     path("me/tokens/<int:pk>/revoke/", tokens.token_revoke_view, name="token_revoke"),
     path("goals/new/", editing.goal_new, name="goal_new"),
     path("goals/<slug:key>/", pages.goal_detail, name="goal"),
