@@ -161,6 +161,8 @@ def test_a_manager_uploads_previews_and_imports_a_csv_and_the_kpis_follow(
     assert uploads(settings) == []
     run = ImportRun.objects.get()
     assert (run.status, run.added, run.by) == (ImportStatus.SUCCEEDED, 8, org.nora)
+    # The history names the file as the person knew it, not its stored name.
+    assert run.file_name == "January deals.csv"
     assert f'id="import-{run.pk}"' in html
     assert "Nora North" in html
 

@@ -221,8 +221,12 @@ def import_file(
     by: User | None,
     source: str = "upload",
     accept_schema_change: bool = False,
+    file_name: str | None = None,
 ) -> ImportRun:
     """Imports a CSV, XLSX or Parquet file into the dataset's table, upserting by key.
+
+    `file_name` is the name the file had for the person (an upload is stored under a
+    name of its own); the import history records it.
 
     All or nothing: a file with any bad value, or with an unaccepted schema change,
     changes nothing and the returned run says why (status `failed`, its `rejects`).
@@ -244,7 +248,7 @@ def import_file(
                 dataset=dataset,
                 started_at=timezone.now(),
                 source=source,
-                file_name=path.name[:500],
+                file_name=(file_name or path.name)[:500],
                 sha256=sha256,
                 file_bytes=size,
                 by=by,

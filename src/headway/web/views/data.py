@@ -331,6 +331,7 @@ def import_preview(request: HttpRequest, key: str, token: str) -> HttpResponse:
             by=user,
             source="upload",
             accept_schema_change=request.POST.get("accept_schema_change") == "on",
+            file_name=name,
         )
     except HeadwayError as error:
         # The import could not start (another import is running): the upload stays, so
