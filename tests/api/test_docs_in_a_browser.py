@@ -74,5 +74,5 @@ def test_the_docs_page_renders_every_operation_from_headways_own_files() -> None
     assert outside == []
     assert {"/api/v1/openapi.json", "/api/v1/docs/assets/swagger-ui-bundle.js"} <= set(served)
     assert "Headway API" in title
-    assert len(operations) == 18
+    assert len(operations) == 22
     assert "/api/v1/kpis/{key}/targets" in operations

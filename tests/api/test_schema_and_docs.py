@@ -20,6 +20,10 @@ PATHS = {
     "/api/v1/kpis/{key}/results": {"get"},
     "/api/v1/kpis/{key}/targets/{target_id}": {"get"},
     "/api/v1/kpis/{key}/results/{period}": {"get"},
+    "/api/v1/datasets": {"get"},
+    "/api/v1/datasets/{key}": {"get"},
+    "/api/v1/datasets/{key}/imports": {"get"},
+    "/api/v1/datasets/{key}/rows": {"post"},
 }
 
 

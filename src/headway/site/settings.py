@@ -155,6 +155,9 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = MODE != "production"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# A push of rows to the API may carry up to 10 MB of JSON (HEADWAY_PUSH_MAX_BYTES); the
+# API answers a larger one itself, so Django's own limit sits just above it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 11 * 1024 * 1024
 
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)

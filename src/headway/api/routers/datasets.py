@@ -1,0 +1,252 @@
+"""Datasets: everyone signed in reads them and their import history; admins and team
+managers push rows into them (`POST /datasets/{key}/rows`), with a file import's
+guarantees: all or nothing, upsert by key, idempotent, every bad value reported."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Any
+
+import duckdb
+from django.db.models import Max, Q, QuerySet
+from django.http import Http404, HttpRequest
+from ninja import Query, Router, Schema, Status
+from ninja.errors import HttpError
+from pydantic import Field, WithJsonSchema
+
+from headway.api.auth import writer
+from headway.api.errors import READ_ERRORS, WRITE_ERRORS
+from headway.api.lookups import page
+from headway.api.schemas import ErrorOut, Page, PageParams
+from headway.engine.data import quote_literal
+from headway.ingestion.models import ImportRun, ImportStatus
+from headway.ingestion.push import (
+    BatchTooLarge,
+    check_batch_size,
+    push_limits,
+    push_problems,
+    push_rows,
+)
+from headway.ingestion.services import table_path
+from headway.kpis.models import Dataset
+
+router = Router(tags=["Datasets"])
+
+_MAX_ROWS, _MAX_BYTES = push_limits()
+
+
+# Schemas ------------------------------------------------------------------------------
+
+
+class ColumnOut(Schema):
+    name: str
+    type: str = Field(description="The warehouse type, e.g. VARCHAR, BIGINT, TIMESTAMP")
+
+
+class DatasetOut(Schema):
+    key: str
+    key_column: str = Field(description="Rows are upserted by this column")
+    time_column: str = Field(description="The column that places a row in a period")
+    dimensions: list[str]
+    columns: list[ColumnOut] = Field(
+        description="The warehouse table's columns, empty until the first import"
+    )
+    last_import: datetime.datetime | None = Field(
+        description="When the last successful import (file or push) finished"
+    )
+    rows: int | None = Field(description="Rows in the warehouse table; null without a table")
+
+    @classmethod
+    def of(cls, dataset: Dataset) -> DatasetOut:
+        schema = getattr(dataset, "schema", None)
+        return cls(
+            key=dataset.key,
+            key_column=dataset.key_column,
+            time_column=dataset.time_column,
+            dimensions=[str(name) for name in dataset.dimensions or []],
+            columns=[ColumnOut(**column) for column in schema.columns] if schema else [],
+            last_import=getattr(dataset, "last_import", None),
+            rows=_table_rows(dataset),
+        )
+
+
+class DatasetPage(Page):
+    items: list[DatasetOut]
+
+
+class ImportOut(Schema):
+    id: int
+    dataset: str = Field(description="The dataset's key")
+    status: ImportStatus
+    source: str = Field(description="`upload`, `api`, ...")
+    file_name: str
+    started_at: datetime.datetime
+    finished_at: datetime.datetime | None
+    by: str | None = Field(description="Who imported (e-mail address)")
+    rows: int = Field(description="Rows in the file or batch")
+    added: int
+    updated: int = Field(description="Rows whose key was there and some value changed")
+    unchanged: int
+    rejected: int = Field(description="Bad rows (then nothing was imported)")
+    schema_changes: list[str]
+    error: str
+
+    @classmethod
+    def of(cls, run: ImportRun, dataset_key: str) -> ImportOut:
+        return cls(
+            id=run.pk,
+            dataset=dataset_key,
+            status=ImportStatus(run.status),
+            source=run.source,
+            file_name=run.file_name,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            by=run.by.email if run.by else None,
+            rows=run.rows_in_file,
+            added=run.added,
+            updated=run.updated,
+            unchanged=run.unchanged,
+            rejected=run.rejected,
+            schema_changes=[str(change) for change in run.schema_changes],
+            error=run.error,
+        )
+
+
+class ImportPage(Page):
+    items: list[ImportOut]
+
+
+PushedRow = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+            "description": "One row: every column of the table, by name",
+        }
+    ),
+]
+
+
+class PushIn(Schema):
+    rows: list[PushedRow] = Field(
+        min_length=1,
+        description=f"At most {_MAX_ROWS:,} rows and {_MAX_BYTES:,} bytes of JSON (else 413)",
+        json_schema_extra={"maxItems": _MAX_ROWS},
+    )
+
+
+class RowError(Schema):
+    row: int | None = Field(description="The row's index in `rows`, from 0")
+    field: str = Field(description="The column at fault")
+    value: str | None = Field(description="The value as sent")
+    message: str
+
+
+class PushErrorOut(Schema):
+    """A refused batch: nothing was written; every bad value, up to 1,000 of them."""
+
+    detail: str
+    errors: list[RowError]
+    import_id: int | None = Field(description="The failed import in the dataset's history")
+
+
+# Reads --------------------------------------------------------------------------------
+
+
+def _datasets() -> QuerySet[Dataset]:
+    return (
+        Dataset.objects.select_related("schema")
+        .annotate(
+            last_import=Max(
+                "import_runs__finished_at",
+                filter=Q(import_runs__status=ImportStatus.SUCCEEDED),
+            )
+        )
+        .order_by("key")
+    )
+
+
+def _dataset_by_key(key: str) -> Dataset:
+    found = _datasets().filter(key=key).first()
+    if found is None:
+        raise Http404(f"no dataset with key {key!r}")
+    return found
+
+
+def _table_rows(dataset: Dataset) -> int | None:
+    """The table's row count, from the Parquet file's footer (no scan of the rows)."""
+    path = table_path(dataset)
+    if not path.exists():
+        return None
+    connection = duckdb.connect(":memory:")
+    try:
+        found = connection.execute(
+            f"SELECT count(*) FROM read_parquet({quote_literal(str(path))})"  # noqa: S608
+        ).fetchone()
+    finally:
+        connection.close()
+    return int(found[0]) if found else 0
+
+
+@router.get("", response={200: DatasetPage, **READ_ERRORS}, summary="List datasets")
+def datasets_list(request: HttpRequest, filters: Query[PageParams]) -> DatasetPage:
+    items, count = page(_datasets(), filters, DatasetOut.of)
+    return DatasetPage(items=items, count=count, limit=filters.limit, offset=filters.offset)
+
+
+@router.get("/{key}", response={200: DatasetOut, **READ_ERRORS}, summary="Read a dataset")
+def datasets_read(request: HttpRequest, key: str) -> DatasetOut:
+    return DatasetOut.of(_dataset_by_key(key))
+
+
+@router.get(
+    "/{key}/imports",
+    response={200: ImportPage, **READ_ERRORS},
+    summary="List a dataset's imports and pushes, newest first",
+)
+def datasets_imports(request: HttpRequest, key: str, filters: Query[PageParams]) -> ImportPage:
+    dataset = _dataset_by_key(key)
+    query = ImportRun.objects.filter(dataset=dataset).select_related("by")
+    items, count = page(query, filters, lambda run: ImportOut.of(run, dataset.key))
+    return ImportPage(items=items, count=count, limit=filters.limit, offset=filters.offset)
+
+
+# Push ---------------------------------------------------------------------------------
+
+
+@router.post(
+    "/{key}/rows",
+    response={200: ImportOut, **WRITE_ERRORS, 413: ErrorOut, 422: PushErrorOut},
+    summary="Push rows (upsert by key; all or nothing)",
+)
+def datasets_push(request: HttpRequest, key: str, payload: PushIn) -> Status[Any]:
+    """Adds or replaces rows by the dataset's key. A batch with any bad value writes
+    nothing and answers 422 with every bad value; the same batch twice changes nothing
+    the second time (0 added, 0 updated)."""
+    by = writer(request)
+    dataset = _dataset_by_key(key)
+    try:
+        check_batch_size(rows=len(payload.rows), size=len(request.body))
+        run = push_rows(dataset=dataset, rows=payload.rows, by=by)
+    except BatchTooLarge as error:
+        raise HttpError(413, str(error)) from None
+    if run.status != ImportStatus.SUCCEEDED:
+        problems = push_problems(run)
+        return Status(
+            422,
+            PushErrorOut(
+                detail=f"the rows were refused: {run.error}",
+                errors=[
+                    RowError(
+                        row=problem.row,
+                        field=problem.field,
+                        value=problem.value,
+                        message=problem.message,
+                    )
+                    for problem in problems
+                ],
+                import_id=run.pk,
+            ),
+        )
+    return Status(200, ImportOut.of(run, dataset.key))
