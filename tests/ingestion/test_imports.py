@@ -168,20 +168,66 @@ def test_schema_drift_is_refused_and_then_applied_when_accepted(
         assert change in refused.error
     assert sha256(table) == before
 
-    accepted = import_file(dataset=deals(), path=path, by=None, accept_schema_change=True)
+    # Accepting never removes a column: the stored rows' stage values would be lost.
+    dropping = import_file(dataset=deals(), path=path, by=None, accept_schema_change=True)
+    assert dropping.status == ImportStatus.FAILED
+    assert "lacks the column(s) stage" in dropping.error
+    assert sha256(table) == before
+
+    with_stage = (
+        "deal_id,closed_at,team,stage,amount,region\n"
+        "a,2026-01-10,north,won,100.5,asia\n"
+        "h,2026-04-01,south,won,20,europe\n"
+    )
+    accepted = import_file(
+        dataset=deals(),
+        path=write(tmp_path, "with-stage.csv", with_stage),
+        by=None,
+        accept_schema_change=True,
+    )
 
     assert accepted.status == ImportStatus.SUCCEEDED, accepted.error
     assert (accepted.added, accepted.updated, accepted.unchanged) == (1, 1, 0)
     rows = by_key(table_rows(table))
-    assert list(rows["a"]) == ["deal_id", "closed_at", "team", "amount", "region"]
+    assert list(rows["a"]) == ["deal_id", "closed_at", "team", "stage", "amount", "region"]
     assert rows["a"]["amount"] == 100.5
     assert rows["a"]["region"] == "asia"
     assert rows["b"]["amount"] == 50.0
+    assert rows["b"]["stage"] is not None
     assert rows["b"]["region"] is None
     assert sorted(rows) == ["a", "b", "c", "h"]
     assert [c["name"] for c in DatasetSchema.objects.get(dataset=deals()).columns] == list(
         rows["a"]
     )
+
+
+def test_a_row_without_a_time_is_rejected(org: Organisation, tmp_path: Path) -> None:
+    text = "deal_id,closed_at,team,stage,amount\na,2026-01-10,north,won,1\nb,,north,won,2\n"
+    run = import_file(dataset=deals(), path=write(tmp_path, "timeless.csv", text), by=None)
+    assert run.status == ImportStatus.FAILED
+    assert [(r.line, r.column, r.reason) for r in run.rejects.all()] == [
+        (3, "closed_at", "the time is empty")
+    ]
+
+
+def test_a_file_duckdb_cannot_read_fails_cleanly_without_internal_details(
+    org: Organisation, tmp_path: Path
+) -> None:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["deal_id", "DEAL_ID", "closed_at", "team", "stage", "amount"])
+    sheet.append(["a", "b", "2026-01-10", "north", "won", 1])
+    path = tmp_path / "odd.xlsx"
+    workbook.save(path)
+    preview = preview_file(dataset=deals(), path=path)
+    assert preview.errors
+    run = import_file(dataset=deals(), path=path, by=None)
+    assert run.status == ImportStatus.FAILED
+    assert "SELECT" not in run.error
+    assert str(tmp_path) not in run.error
 
 
 def test_whole_numbers_fit_a_decimal_column_but_a_lossy_change_of_type_is_refused(

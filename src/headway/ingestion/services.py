@@ -13,6 +13,7 @@ import csv
 import fcntl
 import hashlib
 import io
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -45,6 +47,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 # Tests set this to stop the process at a chosen step (see tests/ingestion/crash_import.py).
 fault_hook: Callable[[str], None] | None = None
+
+logger = logging.getLogger("headway.ingestion")
 
 
 def _step(name: str) -> None:
@@ -261,9 +265,18 @@ def import_file(
         except HeadwayError as error:
             temporary.unlink(missing_ok=True)
             _fail(run, by, str(error))
+        except duckdb.Error as error:
+            # The file could not be read as its kind says (odd names, types or bytes). The
+            # details (SQL, paths) are for the log; the person gets a sentence.
+            temporary.unlink(missing_ok=True)
+            logger.warning("import %s of %s failed in DuckDB: %s", run.pk, dataset.key, error)
+            _fail(run, by, f"{path.name} cannot be imported: its contents could not be read")
         except Exception as error:
             temporary.unlink(missing_ok=True)
-            _fail(run, by, f"internal error: {type(error).__name__}: {error}")
+            logger.exception("import %s of %s failed", run.pk, dataset.key)
+            _fail(
+                run, by, f"the import failed because of an internal error ({type(error).__name__})"
+            )
             raise
     _step("done")
     return run
@@ -377,6 +390,9 @@ def preview_file(*, dataset: Dataset, path: Path, rows: int = 20) -> Preview:
             )
     except HeadwayError as error:
         return Preview(columns=[], rows=[], errors=[str(problem) for problem in error.problems])
+    except duckdb.Error as error:
+        logger.warning("preview of %s for %s failed in DuckDB: %s", path.name, dataset.key, error)
+        return Preview(columns=[], rows=[], errors=[f"{path.name}: its contents could not be read"])
 
 
 def _safe_cell(value: object) -> str:

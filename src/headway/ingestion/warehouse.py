@@ -289,6 +289,18 @@ class Staging(Warehouse):
                     if failures == 0 or found.type == "VARCHAR":
                         continue
                 drift.append(Drift("type", column.name, column.type, found.type))
+            lacking = [item.column for item in drift if item.kind == "missing"]
+            if accept_schema_change and lacking:
+                # Accepting a change never removes a column: its values in the stored
+                # rows would be lost. The file must carry the column (empty is fine).
+                raise HeadwayError(
+                    Problem(
+                        f"the file lacks the column(s) {', '.join(lacking)} that the dataset "
+                        "has; add them to the file (empty values are fine): a column is "
+                        "never removed by an import",
+                        file=self.shown_file,
+                    )
+                )
             if accept_schema_change and drift:
                 # The file's columns, in its order; a type changes only where it drifted.
                 changed = {item.column for item in drift if item.kind == "type"}
@@ -353,6 +365,15 @@ class Staging(Warehouse):
         for (row,) in missing:
             bad_rows.add(int(row))
             found_bad.append((int(row), self.key_column, None, "the key is empty"))
+        if self.time_column:
+            # A row without a time falls in no period: KPIs would quietly undercount.
+            timeless = self.connection.execute(
+                f"SELECT n.{ROW_COLUMN} FROM {numbered} n "
+                f"WHERE n.{quote_identifier(self.time_column)} IS NULL"
+            ).fetchall()
+            for (row,) in timeless:
+                bad_rows.add(int(row))
+                found_bad.append((int(row), self.time_column, None, "the time is empty"))
         duplicates = self.connection.execute(
             f"SELECT {ROW_COLUMN}, CAST({key} AS VARCHAR), first FROM ("
             f"SELECT {ROW_COLUMN}, {key}, min({ROW_COLUMN}) OVER (PARTITION BY {key}) AS first "
