@@ -339,3 +339,9 @@ def test_yaml_nested_thousands_deep_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "deep.yaml"
     path.write_text("a: " + "[" * 3000 + "]" * 3000 + "\n", encoding="utf-8")
     assert_refused(run_headway("validate", path), "nested too deeply")
+
+
+def test_a_header_naming_a_column_twice_in_another_case_is_refused(tmp_path: Path) -> None:
+    leads = "lead_id,created_at,team,TEAM\n1,2026-01-05 10:00:00,north,x\n"
+    path = make_workspace(tmp_path, leads=leads)
+    assert_refused(run_headway("compute", path), "leads.csv:1", "'TEAM' twice")

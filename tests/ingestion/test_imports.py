@@ -289,6 +289,7 @@ def test_the_rejected_rows_csv_escapes_formula_cells(org: Organisation, tmp_path
         "b,2026-01-11,north,won,@SUM(A1)\n"
         "c,2026-01-12,north,won,-abc\n"
         "d,2026-01-13,north,won,\tx\n"
+        'e,2026-01-14,north,won," =2+3"\n'
     )
     run = import_file(dataset=deals(), path=write(tmp_path, "evil.csv", text), by=None)
     assert run.status == ImportStatus.FAILED
@@ -301,6 +302,7 @@ def test_the_rejected_rows_csv_escapes_formula_cells(org: Organisation, tmp_path
         ["3", "amount", "'@SUM(A1)"],
         ["4", "amount", "'-abc"],
         ["5", "amount", "'\tx"],
+        ["6", "amount", "' =2+3"],
     ]
     for row in rows[1:]:
         assert not row[3].startswith(("=", "+", "-", "@", "\t", "\r"))

@@ -569,9 +569,10 @@ def _check_header(header: list[str], shown_file: str, where: str) -> None:
             problems.append(Problem(f"column {position} of the header ({where}) has no name"))
         elif name == ROW_COLUMN:
             problems.append(Problem(f"the column name {name!r} is reserved"))
-        elif name in seen:
+        elif name.lower() in seen:
+            # Column names are case-insensitive in SQL: id and ID are the same column.
             problems.append(Problem(f"the header ({where}) names the column {name!r} twice"))
-        seen.add(name)
+        seen.add(name.lower())
     if problems:
         raise HeadwayError(
             Problem(problem.message, file=shown_file, line=1 if where.startswith("line") else None)

@@ -398,7 +398,8 @@ def preview_file(*, dataset: Dataset, path: Path, rows: int = 20) -> Preview:
 def _safe_cell(value: object) -> str:
     """A cell a spreadsheet will show as text, never run as a formula."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    # Some spreadsheets skip leading spaces before they look for a formula.
+    return "'" + text if text.lstrip(" ").startswith(FORMULA_STARTS) else text
 
 
 def rejected_rows_csv(run: ImportRun) -> str:
