@@ -138,6 +138,11 @@ def test_import_on_the_command_line_loads_a_file_and_names_bad_rows(
     assert run.exit_code == 0, run
     # The warehouse table starts with its first import (the workspace's CSV is not in it).
     assert "Imported more-leads.csv into leads: 2 added" in run.stdout
+    # The KPIs that read leads were recomputed from the warehouse table.
+    from headway.results.models import Result
+
+    march = Result.objects.get(kpi__key="conversion", period="2026-03", group_dimension="")
+    assert march.measures["leads"] == 1
     bad = tmp_path / "bad-leads.csv"
     bad.write_text("lead_id,created_at,team\n10,someday,north\n", encoding="utf-8")
     refused = run_headway("import", "leads", bad)

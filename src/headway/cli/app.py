@@ -337,6 +337,10 @@ def import_(
             f"Imported {file.name} into {dataset}: {run.added} added, {run.updated} updated, "
             f"{run.unchanged} unchanged."
         )
+        from headway.results.services import results_refresh_dataset
+
+        for problem in results_refresh_dataset(dataset_key=dataset, by=run.by):
+            click.echo(f"warning: the KPIs that use {dataset} were not recomputed: {problem}")
         return
     if rejected_csv is not None and run.rejected:
         rejected_csv.write_text(rejected_rows_csv(run), encoding="utf-8")

@@ -172,3 +172,20 @@ def results_refresh_kpi(*, key: str, by: User | None) -> list[str]:
     except HeadwayError as error:
         return [problem.message for problem in error.problems]
     return []
+
+
+def results_refresh_dataset(*, dataset_key: str, by: User | None) -> list[str]:
+    """After new data in a dataset, recomputes the active KPIs whose measures read it.
+
+    Returns the problems that stopped the recompute (empty when it ran); the data itself
+    is already in place either way."""
+    try:
+        workspace = app_workspace()
+        keys = tuple(
+            key for key, kpi in workspace.kpis.items() if dataset_key in workspace.kpi_datasets(kpi)
+        )
+        if keys:
+            results_recompute(by=by, kpi_keys=keys)
+    except HeadwayError as error:
+        return [problem.message for problem in error.problems]
+    return []

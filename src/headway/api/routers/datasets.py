@@ -29,6 +29,7 @@ from headway.ingestion.push import (
 )
 from headway.ingestion.services import table_path
 from headway.kpis.models import Dataset
+from headway.results.services import results_refresh_dataset
 
 router = Router(tags=["Datasets"])
 
@@ -249,4 +250,6 @@ def datasets_push(request: HttpRequest, key: str, payload: PushIn) -> Status[Any
                 import_id=run.pk,
             ),
         )
+    # As after an import in the web UI: the KPIs that read the dataset follow at once.
+    results_refresh_dataset(dataset_key=dataset.key, by=by)
     return Status(200, ImportOut.of(run, dataset.key))

@@ -34,7 +34,7 @@ from headway.engine.problems import HeadwayError
 from headway.ingestion.models import DatasetSchema, ImportRun, ImportStatus, RejectedRow
 from headway.ingestion.services import import_file, preview_file, rejected_rows_csv
 from headway.kpis.models import Dataset
-from headway.results.services import app_workspace, results_recompute
+from headway.results.services import results_refresh_dataset
 from headway.web.forms import HeadwayForm
 from headway.web.views.common import require
 
@@ -270,14 +270,6 @@ def _forget_upload(request: HttpRequest, token: str) -> None:
         (uploads_dir() / entry["stored"]).unlink(missing_ok=True)
 
 
-def kpis_using(dataset: Dataset) -> tuple[str, ...]:
-    """The active KPIs computed by a formula whose measures read the dataset."""
-    workspace = app_workspace()
-    return tuple(
-        key for key, kpi in workspace.kpis.items() if dataset.key in workspace.kpi_datasets(kpi)
-    )
-
-
 @login_required
 def import_upload(request: HttpRequest, key: str) -> HttpResponse:
     require(can_create_anything(request.user))
@@ -365,13 +357,10 @@ def import_preview(request: HttpRequest, key: str, token: str) -> HttpResponse:
 
 def _recompute_after(request: HttpRequest, dataset: Dataset, user: User, run: ImportRun) -> None:
     """Recomputes the KPIs that read the dataset; a failure leaves the import as it is."""
-    try:
-        keys = kpis_using(dataset)
-        if keys:
-            results_recompute(by=user, kpi_keys=keys)
-    except HeadwayError as error:
+    problems = results_refresh_dataset(dataset_key=dataset.key, by=user)
+    if problems:
         messages.warning(
             request,
             _("The data was imported, but the KPIs that use it could not be recomputed: %(error)s")
-            % {"error": error},
+            % {"error": "; ".join(problems)},
         )
