@@ -147,3 +147,17 @@ def test_a_duplicate_key_in_parquet_names_both_rows(tmp_path: Path) -> None:
     run = run_headway("compute", write_workspace(tmp_path, "deals.parquet"))
     assert run.exit_code == 2
     assert "duplicate key deal_id = 1 on rows 1 and 3" in run.stderr
+
+
+def test_a_parquet_column_named_file_row_number_is_an_ordinary_column(tmp_path: Path) -> None:
+    connection = duckdb.connect()
+    connection.execute(
+        f"""COPY (SELECT * FROM (VALUES
+            (1, TIMESTAMP '2026-01-01 10:00', 'north', 'won', 1.0, true, 7),
+            (1, TIMESTAMP '2026-01-03 10:00', 'north', 'won', 1.0, true, 8)
+        ) t(deal_id, closed_at, team, stage, amount, is_first, file_row_number))
+        TO '{tmp_path / "deals.parquet"}' (FORMAT parquet)"""
+    )
+    run = run_headway("compute", write_workspace(tmp_path, "deals.parquet"))
+    assert run.exit_code == 2
+    assert "duplicate key deal_id = 1 on rows 1 and 2" in run.stderr

@@ -300,11 +300,18 @@ class Warehouse:
         _check_header(list(types), request.shown_file, "the schema")
         # Row numbers only for error messages (from 1, like spreadsheet rows): asking the
         # reader for them on every scan would slow the scans down.
-        self.connection.execute(
-            f"CREATE TEMP VIEW {relation}_rows AS SELECT file_row_number + 1 AS "
-            f"{ROW_COLUMN}, * EXCLUDE (file_row_number) FROM read_parquet({path}, "
-            "file_row_number = true)"
-        )
+        if "file_row_number" in {name.lower() for name in types}:
+            # The file has a column of that name itself, so the reader's own row number
+            # cannot be asked for; rows are read in file order.
+            numbering = (
+                f"SELECT row_number() OVER () AS {ROW_COLUMN}, * FROM read_parquet({path})"
+            )
+        else:
+            numbering = (
+                f"SELECT file_row_number + 1 AS {ROW_COLUMN}, * EXCLUDE (file_row_number) "
+                f"FROM read_parquet({path}, file_row_number = true)"
+            )
+        self.connection.execute(f"CREATE TEMP VIEW {relation}_rows AS {numbering}")
         source = _ParquetSource(self.connection, relation, types, "row")
         source.numbered = f"{relation}_rows"
         return source
