@@ -303,9 +303,7 @@ class Warehouse:
         if "file_row_number" in {name.lower() for name in types}:
             # The file has a column of that name itself, so the reader's own row number
             # cannot be asked for; rows are read in file order.
-            numbering = (
-                f"SELECT row_number() OVER () AS {ROW_COLUMN}, * FROM read_parquet({path})"
-            )
+            numbering = f"SELECT row_number() OVER () AS {ROW_COLUMN}, * FROM read_parquet({path})"
         else:
             numbering = (
                 f"SELECT file_row_number + 1 AS {ROW_COLUMN}, * EXCLUDE (file_row_number) "
