@@ -10,7 +10,7 @@ import zoneinfo
 from dataclasses import dataclass
 
 from headway.engine.compute import ComputeRequest, Engine, Number, ResultRow
-from headway.engine.formula import Node, Prev, to_text
+from headway.engine.formula import measure_inputs, to_text
 from headway.engine.model import Aggregation, Direction, Unit
 from headway.engine.problems import HeadwayError, Problem
 from headway.engine.workspace import ResolvedMeasure, Workspace
@@ -85,23 +85,6 @@ def describe_kpi(workspace: Workspace, key: str) -> str:
     )
 
 
-def _inputs(
-    node: Node, offset: int, found: dict[tuple[str, int], None]
-) -> dict[tuple[str, int], None]:
-    from headway.engine.formula import BinaryOp, MeasureRef, Negate
-
-    if isinstance(node, MeasureRef):
-        found[(node.name, offset)] = None
-    elif isinstance(node, Negate):
-        _inputs(node.operand, offset, found)
-    elif isinstance(node, BinaryOp):
-        _inputs(node.left, offset, found)
-        _inputs(node.right, offset, found)
-    elif isinstance(node, Prev):
-        _inputs(node.operand, offset + node.periods, found)
-    return found
-
-
 def explain(
     workspace: Workspace, key: str, period_label: str | None, by: str | None = None
 ) -> Explanation:
@@ -142,7 +125,7 @@ def explain(
             periods_back=back,
             value=result.measure_value(workspace, name, period.shift(-back), None),
         )
-        for name, back in _inputs(kpi.formula, 0, {})
+        for name, back in measure_inputs(kpi.formula)
     )
     zone = zoneinfo.ZoneInfo(workspace.timezone)
     start, end = local_bounds(period, zone)

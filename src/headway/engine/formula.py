@@ -591,6 +591,26 @@ def _collect_names(node: Node, seen: dict[str, None]) -> None:
         _collect_names(node.right, seen)
 
 
+def measure_inputs(node: Node) -> tuple[tuple[str, int], ...]:
+    """Every (measure, periods back) the formula reads, in order of first appearance:
+    `a / prev(a, 2)` reads (a, 0) and (a, 2)."""
+    found: dict[tuple[str, int], None] = {}
+
+    def walk(current: Node, offset: int) -> None:
+        if isinstance(current, MeasureRef):
+            found[(current.name, offset)] = None
+        elif isinstance(current, Negate):
+            walk(current.operand, offset)
+        elif isinstance(current, BinaryOp):
+            walk(current.left, offset)
+            walk(current.right, offset)
+        elif isinstance(current, Prev):
+            walk(current.operand, offset + current.periods)
+
+    walk(node, 0)
+    return tuple(found)
+
+
 def max_lookback(node: Node) -> int:
     """The largest total ``prev`` offset along any path from the root to a leaf.
 

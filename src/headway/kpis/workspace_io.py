@@ -185,6 +185,27 @@ def _in_warehouse(file: str) -> bool:
     return Path(file).resolve().is_relative_to(warehouse)
 
 
+def _removal(instance: Any, action: str, label: str) -> Callable[[User | None], None]:
+    """A plan step deleting one object with its audit row; children are detached first."""
+
+    def remove(by: User | None) -> None:
+        before = snapshot(instance)
+        model = type(instance)
+        if any(field.name == "parent" for field in model._meta.get_fields()):
+            model.objects.filter(parent=instance).update(parent=None)
+        instance.delete()
+        audit_record(
+            actor=by,
+            action=action,
+            object_type=model._meta.label_lower,
+            object_id=str(before["id"]),
+            object_label=label,
+            before=before,
+        )
+
+    return remove
+
+
 def _differences(current: dict[str, Any], wanted: dict[str, Any]) -> str:
     changed = [name for name in wanted if current.get(name) != wanted[name]]
     return ", ".join(changed)
@@ -273,21 +294,7 @@ def plan_apply(workspace: Workspace) -> Plan:
     wanted_team_keys = {team.key for team in model.teams}
     for key, team in existing_teams.items():
         if key not in wanted_team_keys:
-
-            def remove_team(by: User | None, team: Team = team) -> None:
-                before = snapshot(team)
-                Team.objects.filter(parent=team).update(parent=None)
-                team.delete()
-                audit_record(
-                    actor=by,
-                    action="team.delete",
-                    object_type="accounts.team",
-                    object_id=str(before["id"]),
-                    object_label=team.name,
-                    before=before,
-                )
-
-            plan.add(Change("-", "team", key, team.name), remove_team)
+            plan.add(Change("-", "team", key, team.name), _removal(team, "team.delete", team.name))
 
     existing_people = {person.email: person for person in User.objects.all()}
     for person_spec in model.people:
@@ -458,36 +465,10 @@ def plan_apply(workspace: Workspace) -> Plan:
                 plan.add(Change("~", "measure", name, differences), update_measure)
     for name, measure in existing_measures.items():
         if name not in model.measures:
-
-            def remove_measure(by: User | None, measure: Measure = measure) -> None:
-                before = snapshot(measure)
-                measure.delete()
-                audit_record(
-                    actor=by,
-                    action="measure.delete",
-                    object_type="kpis.measure",
-                    object_id=str(before["id"]),
-                    object_label=str(before["name"]),
-                    before=before,
-                )
-
-            plan.add(Change("-", "measure", name), remove_measure)
+            plan.add(Change("-", "measure", name), _removal(measure, "measure.delete", name))
     for key, dataset in existing_datasets.items():
         if key not in model.datasets:
-
-            def remove_dataset(by: User | None, dataset: Dataset = dataset) -> None:
-                before = snapshot(dataset)
-                dataset.delete()
-                audit_record(
-                    actor=by,
-                    action="dataset.delete",
-                    object_type="kpis.dataset",
-                    object_id=str(before["id"]),
-                    object_label=str(before["key"]),
-                    before=before,
-                )
-
-            plan.add(Change("-", "dataset", key), remove_dataset)
+            plan.add(Change("-", "dataset", key), _removal(dataset, "dataset.delete", key))
 
     _plan_goals(workspace, plan)
     _plan_kpis(workspace, plan)
@@ -566,21 +547,9 @@ def _plan_goals(workspace: Workspace, plan: Plan) -> None:
     wanted_keys = {goal.key for goal in model.goals}
     for key, goal in existing.items():
         if key not in wanted_keys:
-
-            def remove_goal(by: User | None, goal: Goal = goal) -> None:
-                before = snapshot(goal)
-                Goal.objects.filter(parent=goal).update(parent=None)
-                goal.delete()
-                audit_record(
-                    actor=by,
-                    action="goal.delete",
-                    object_type="goals.goal",
-                    object_id=str(before["id"]),
-                    object_label=str(before["title"]),
-                    before=before,
-                )
-
-            plan.add(Change("-", "goal", key, goal.title), remove_goal)
+            plan.add(
+                Change("-", "goal", key, goal.title), _removal(goal, "goal.delete", goal.title)
+            )
 
 
 def _target_key(effective_from: str, where: dict[str, str] | None) -> tuple[str, str, str]:

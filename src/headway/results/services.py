@@ -15,7 +15,7 @@ from django.utils import timezone
 from headway.accounts.models import User
 from headway.audit.services import audit_record
 from headway.engine.compute import ComputeRequest, ComputeResult, Engine, ResultRow
-from headway.engine.formula import BinaryOp, MeasureRef, Negate, Node, Prev
+from headway.engine.formula import measure_inputs
 from headway.engine.problems import HeadwayError, Problem
 from headway.engine.workspace import Workspace, workspace_from_data
 from headway.kpis.models import Dataset, Kpi
@@ -36,25 +36,11 @@ def _decimal(value: float | int | None) -> Decimal | None:
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
-def _inputs(node: Node, offset: int, found: dict[tuple[str, int], None]) -> None:
-    if isinstance(node, MeasureRef):
-        found[(node.name, offset)] = None
-    elif isinstance(node, Negate):
-        _inputs(node.operand, offset, found)
-    elif isinstance(node, BinaryOp):
-        _inputs(node.left, offset, found)
-        _inputs(node.right, offset, found)
-    elif isinstance(node, Prev):
-        _inputs(node.operand, offset + node.periods, found)
-
-
 def _measure_values(
     workspace: Workspace, result: ComputeResult, row: ResultRow
 ) -> dict[str, float | int | None]:
-    found: dict[tuple[str, int], None] = {}
-    _inputs(workspace.kpis[row.kpi].formula, 0, found)
     values: dict[str, float | int | None] = {}
-    for name, back in found:
+    for name, back in measure_inputs(workspace.kpis[row.kpi].formula):
         period: Period = row.period.shift(-back)
         label = name if back == 0 else f"{name}@{period.label}"
         values[label] = result.measure_value(workspace, name, period, row.group)
