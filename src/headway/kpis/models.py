@@ -24,6 +24,9 @@ class Dataset(models.Model):
     key_column = models.CharField(_("key column"), max_length=200)
     time_column = models.CharField(_("time column"), max_length=200, blank=True)
     dimensions = models.JSONField(_("dimensions"), default=list, blank=True)
+    # Data older than this marks the KPIs that read the dataset stale and tells their
+    # owners; empty: the dataset is never stale.
+    freshness_hours = models.PositiveIntegerField(_("fresh for (hours)"), null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
 
     class Meta:
@@ -72,6 +75,8 @@ class Kpi(models.Model):
         default=EntryKind.FORMULA,
     )
     formula = models.CharField(_("formula"), max_length=2000, blank=True)
+    # For KPIs entered by hand: whether a value counts only once the KPI's owner approved it.
+    manual_approval = models.BooleanField(_("values need the owner's approval"), default=False)
     unit = models.CharField(_("unit"), max_length=10, choices=Unit.choices)
     direction = models.CharField(
         _("direction"), max_length=4, choices=Direction.choices, default=Direction.UP
