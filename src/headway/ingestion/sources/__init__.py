@@ -27,3 +27,17 @@ def kind_named(name: str) -> SourceKind:
         raise KeyError(
             f"no source kind is named {name!r}; there are {', '.join(sorted(KINDS))}"
         ) from None
+
+
+# The kinds, one line each (imported here, after `register`, which they do not use).
+from headway.ingestion.sources.hubspot import HubSpotKind  # noqa: E402
+from headway.ingestion.sources.pipedrive import PipedriveKind  # noqa: E402
+from headway.ingestion.sources.rest import RestKind  # noqa: E402
+from headway.ingestion.sources.salesforce import SalesforceKind  # noqa: E402
+from headway.ingestion.sources.sql import SqlKind  # noqa: E402
+
+register(HubSpotKind())
+register(SalesforceKind())
+register(PipedriveKind())
+register(RestKind())
+register(SqlKind())

@@ -24,7 +24,13 @@ from typing import IO, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from headway.lib.http import HttpError, Response, SafeHttpClient
+from headway.lib.http import (
+    HttpError,
+    Response,
+    SafeHttpClient,
+    UnsafeAddressError,
+    UnsupportedUrlError,
+)
 
 __all__ = [
     "FetchContext",
@@ -39,7 +45,14 @@ __all__ = [
 
 
 class SourceError(Exception):
-    """A sync that cannot go on, in a sentence for the person who set up the source."""
+    """A sync that cannot go on, in a sentence for the person who set up the source.
+
+    `retry` says whether trying again later may help (a server down, a rate limit that did
+    not lift), as opposed to something a person must fix (refused credentials)."""
+
+    def __init__(self, message: str, *, retry: bool = False) -> None:
+        super().__init__(message)
+        self.retry = retry
 
 
 class KindConfig(BaseModel):
@@ -235,7 +248,8 @@ def request_with_backoff(
             )
         except HttpError as error:
             raise SourceError(
-                f"{context.source_name}: {system} could not be reached: {error}"
+                f"{context.source_name}: {system} could not be reached: {error}",
+                retry=not isinstance(error, UnsafeAddressError | UnsupportedUrlError),
             ) from error
         if response.status not in retry_statuses:
             return response
@@ -247,7 +261,8 @@ def request_with_backoff(
             )
             raise SourceError(
                 f"{context.source_name}: {system} {what} after {attempt + 1} tries; "
-                "the next sync will try again"
+                "the next sync will try again",
+                retry=True,
             )
         context.sleep(wait_for(response, attempt))
         attempt += 1
