@@ -15,7 +15,7 @@ from headway.accounts.choices import Role
 from headway.api.auth import SessionAuth, TokenAuth, caller_of
 from headway.api.docs import ASSET_URL_NAME, LocalSwagger, docs_asset
 from headway.api.errors import READ_ERRORS, install_error_handlers
-from headway.api.routers import datasets, goals, kpis, results, targets, teams
+from headway.api.routers import datasets, goals, kpis, manual, results, targets, teams
 from headway.api.schemas import MeOut
 
 DESCRIPTION = """\
@@ -65,6 +65,7 @@ api.add_router("/goals", goals.router)
 api.add_router("/kpis", kpis.router)
 api.add_router("", targets.router)
 api.add_router("", results.router)
+api.add_router("", manual.router)
 api.add_router("/datasets", datasets.router)
 api.get("/docs/assets/{name}", auth=None, include_in_schema=False, url_name=ASSET_URL_NAME)(
     docs_asset

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Status(models.TextChoices):
@@ -19,3 +20,12 @@ class Status(models.TextChoices):
     @property
     def css(self) -> str:
         return f"status-{self.value}"
+
+
+class ManualStatus(models.TextChoices):
+    """Where a value entered by hand stands. Only an approved value counts."""
+
+    PENDING = "pending", _("Waiting for approval")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", pgettext_lazy("value status", "Rejected")
+    SUPERSEDED = "superseded", _("Superseded")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from headway.kpis.models import Kpi
-from headway.results.choices import Status
+from headway.results.choices import ManualStatus, Status
 
 
 class Result(models.Model):
@@ -37,3 +38,61 @@ class Result(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kpi.key} {self.period} {self.group_value or 'total'}"
+
+
+class ManualValue(models.Model):
+    """A value of a KPI entered by hand for one period (the organisation's total).
+
+    Entries are never overwritten: a new entry for the same period supersedes the one
+    before it, which stays, marked superseded, so that who entered what and when can be
+    shown. Per KPI and period at most one entry is approved (the value that counts, and
+    the one the period's Result is made from) and at most one is waiting for approval.
+    Only the status and the decision fields of an entry ever change.
+    """
+
+    kpi = models.ForeignKey(Kpi, on_delete=models.PROTECT, related_name="manual_values")
+    period = models.CharField(_("period"), max_length=10)
+    period_start = models.DateField(_("period start"))
+    # Empty: the period has no value (an earlier value was withdrawn).
+    value = models.DecimalField(_("value"), max_digits=30, decimal_places=10, null=True)
+    comment = models.TextField(_("comment"), blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=ManualStatus.choices)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("entered by"),
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    entered_at = models.DateTimeField(_("entered at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True)
+
+    class Meta:
+        ordering = ["kpi", "period_start", "pk"]
+        verbose_name = _("value entered by hand")
+        verbose_name_plural = _("values entered by hand")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kpi", "period_start"],
+                condition=models.Q(status="approved"),
+                name="one_approved_manual_value_per_period",
+            ),
+            models.UniqueConstraint(
+                fields=["kpi", "period_start"],
+                condition=models.Q(status="pending"),
+                name="one_pending_manual_value_per_period",
+            ),
+        ]
+        indexes = [models.Index(fields=["kpi", "status", "period_start"])]
+
+    def __str__(self) -> str:
+        return f"{self.kpi.key} {self.period}: {self.value} ({self.status})"
