@@ -33,6 +33,7 @@ def test_a_kpi_is_read_by_key_with_its_links_thresholds_and_decimals_as_strings(
         "name": "Win rate",
         "description": "",
         "entry": "formula",
+        "manual_approval": False,
         "formula": "won / deals",
         "unit": "percent",
         "direction": "up",
@@ -304,3 +305,19 @@ def test_an_update_must_say_which_version_it_edited(
     assert garbled.json()["errors"][0]["field"] == "If-Match"
     anything = api.patch("kpis/win_rate", {"name": "Hit rate"}, headers={"If-Match": "*"})
     assert anything.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_manual_kpi_may_ask_for_the_owners_approval_and_drop_it_later(
+    org: People, api_as: Callable[..., Api]
+) -> None:
+    api = api_as(org.admin)
+    body = new_kpi(key="csat", entry="manual", formula="", manual_approval=True)
+
+    created = api.post("kpis", body)
+    assert created.status_code == 201, created.json()
+    assert created.json()["manual_approval"] is True
+    changed = api.patch("kpis/csat", {"manual_approval": False, "version": 1})
+
+    assert changed.status_code == 200, changed.json()
+    assert changed.json()["manual_approval"] is False

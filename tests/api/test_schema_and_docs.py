@@ -20,10 +20,15 @@ PATHS = {
     "/api/v1/kpis/{key}/results": {"get"},
     "/api/v1/kpis/{key}/targets/{target_id}": {"get"},
     "/api/v1/kpis/{key}/results/{period}": {"get"},
+    "/api/v1/kpis/{key}/values": {"get", "post"},
+    "/api/v1/kpis/{key}/values/{entry_id}/decision": {"post"},
     "/api/v1/datasets": {"get"},
     "/api/v1/datasets/{key}": {"get"},
     "/api/v1/datasets/{key}/imports": {"get"},
     "/api/v1/datasets/{key}/rows": {"post"},
+    "/api/v1/datasets/{key}/files": {"post"},
+    "/api/v1/datasets/{key}/source": {"get"},
+    "/api/v1/datasets/{key}/sync": {"post"},
 }
 
 

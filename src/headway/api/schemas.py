@@ -328,6 +328,9 @@ class KpiOut(Schema):
     name: str
     description: str
     entry: EntryKind = Field(description="`formula`: computed from data; `manual`: entered")
+    manual_approval: bool = Field(
+        description="For a manual KPI: others' entries count once its owner approves them"
+    )
     formula: str
     unit: Unit
     direction: Direction
@@ -346,6 +349,7 @@ class KpiOut(Schema):
             name=kpi.name,
             description=kpi.description,
             entry=EntryKind(kpi.entry),
+            manual_approval=kpi.manual_approval,
             formula=kpi.formula,
             unit=Unit(kpi.unit),
             direction=Direction(kpi.direction),
@@ -376,6 +380,7 @@ class KpiIn(Schema):
     name: Name300
     description: LongText = ""
     entry: EntryKind = EntryKind.FORMULA
+    manual_approval: bool = False
     formula: Formula = Field(default="", description="e.g. `won_deals / leads`")
     unit: Unit
     direction: Direction = Direction.UP
@@ -393,12 +398,23 @@ class KpiIn(Schema):
 
 class KpiPatch(Patch):
     NOT_NULL = frozenset(
-        {"name", "description", "entry", "formula", "unit", "direction", "grain", "thresholds"}
+        {
+            "name",
+            "description",
+            "entry",
+            "manual_approval",
+            "formula",
+            "unit",
+            "direction",
+            "grain",
+            "thresholds",
+        }
     )
 
     name: Name300 | None = None
     description: LongText | None = None
     entry: EntryKind | None = None
+    manual_approval: bool | None = None
     formula: Formula | None = None
     unit: Unit | None = None
     direction: Direction | None = None

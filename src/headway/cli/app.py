@@ -325,13 +325,35 @@ def import_(
             click.echo(f"{file.name}:{bad.line}: {bad.column}: {bad.reason}")
         click.echo(f"{shown.rows_in_file} rows, {shown.bad_rows} bad. Nothing was written.")
         return
-    run = import_file(
-        dataset=found,
-        path=file,
-        by=_actor(actor),  # type: ignore[arg-type]
-        source="cli",
-        accept_schema_change=accept_schema_change,
-    )
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from headway.ingestion.services import IMPORT_PHASES
+
+    # A bar of the import's phases on standard error (plain lines when it is not a
+    # terminal), so the summary on standard output stays clean for scripts.
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"Importing {file.name}", total=IMPORT_PHASES)
+
+        def progress(number: int, words: str) -> None:
+            bar.update(task, completed=number - 1, description=f"{file.name}: {words}")
+
+        run = import_file(
+            dataset=found,
+            path=file,
+            by=_actor(actor),  # type: ignore[arg-type]
+            source="cli",
+            accept_schema_change=accept_schema_change,
+            progress=progress,
+        )
+        bar.update(task, completed=IMPORT_PHASES)
     if run.status == ImportStatus.SUCCEEDED:
         click.echo(
             f"Imported {file.name} into {dataset}: {run.added} added, {run.updated} updated, "

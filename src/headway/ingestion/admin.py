@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from headway.ingestion.models import DatasetSchema, ImportRun, RejectedRow
+from headway.ingestion.models import DatasetSchema, ImportRun, RejectedRow, Source, StaleNotice
 
 
 class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -54,3 +54,18 @@ class ImportRunAdmin(_ReadOnly):
 class DatasetSchemaAdmin(_ReadOnly):
     list_display = ["dataset", "updated_at"]
     list_select_related = ["dataset"]
+
+
+@admin.register(Source)
+class SourceAdmin(_ReadOnly):
+    """Read-only: sources change through their page (credentials are encrypted there and
+    never shown, so they are left out here too)."""
+
+    list_display = ["name", "dataset", "kind", "every_minutes", "is_active", "last_sync_at"]
+    list_filter = ["kind", "is_active"]
+    exclude = ["secrets"]
+
+
+@admin.register(StaleNotice)
+class StaleNoticeAdmin(_ReadOnly):
+    list_display = ["dataset", "refreshed_at", "notified_at"]

@@ -40,6 +40,12 @@ class ImportRun(models.Model):
     unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
     schema_changes = models.JSONField(_("schema changes"), default=list, blank=True)
+    # The earliest and latest time of the rows the import added, changed or replaced:
+    # the periods to recompute. Both empty with rows changed: recompute everything.
+    touched_from = models.DateTimeField(_("earliest time touched"), null=True, blank=True)
+    touched_to = models.DateTimeField(_("latest time touched"), null=True, blank=True)
+    # Rows read so far, for the live status of a long import.
+    progress = models.CharField(_("progress"), max_length=200, blank=True)
     error = models.TextField(_("error"), blank=True)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -98,3 +104,66 @@ class DatasetSchema(models.Model):
 
     def __str__(self) -> str:
         return f"schema of {self.dataset.key}"
+
+
+class Source(models.Model):
+    """Where a dataset's rows come from when the worker syncs them: a SQL database, a CRM
+    or a REST API (the kinds in ingestion/sources/). Credentials are kept encrypted in
+    `secrets` and are never shown again; `cursor` is where the last sync stopped."""
+
+    dataset = models.OneToOneField(
+        Dataset, verbose_name=_("dataset"), on_delete=models.PROTECT, related_name="source"
+    )
+    kind = models.CharField(_("kind"), max_length=30)
+    name = models.CharField(_("name"), max_length=200)
+    config = models.JSONField(_("configuration"), default=dict, blank=True)
+    secrets = models.TextField(_("credentials (encrypted)"), blank=True)
+    # Minutes between two syncs; empty: synced only when someone asks.
+    every_minutes = models.PositiveIntegerField(_("sync every (minutes)"), null=True, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    cursor = models.TextField(_("cursor"), blank=True)
+    next_sync_at = models.DateTimeField(_("next sync"), null=True, blank=True)
+    last_sync_at = models.DateTimeField(_("last sync"), null=True, blank=True)
+    last_success_at = models.DateTimeField(_("last successful sync"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    # A person's decision to take the schema change the last sync reported, on the next.
+    accept_schema_change = models.BooleanField(_("accept the schema change"), default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("source")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class StaleNotice(models.Model):
+    """That the owners were told a dataset's data is too old: once per refresh, so one
+    late dataset is one message, not one per worker round."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="stale_notices")
+    # The refresh the data was stuck at (None: never imported).
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField()
+    recipients = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-notified_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "refreshed_at"], name="one_stale_notice_per_refresh"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.key} stale since {self.refreshed_at}"

@@ -27,6 +27,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from headway.accounts.models import Organization, User
+from headway.accounts.permissions import can_create_anything
+from headway.audit.errors import NotAllowed
 from headway.audit.services import audit_record, snapshot
 from headway.engine.problems import HeadwayError, Problem
 from headway.ingestion.models import DatasetSchema, ImportRun, ImportStatus, RejectedRow
@@ -56,6 +58,21 @@ def _step(name: str) -> None:
         fault_hook(name)
 
 
+Progress = Callable[[int, str], None]
+"""Told each phase of an import as it begins: its number (1 to IMPORT_PHASES) and words."""
+
+IMPORT_PHASES = 4
+
+
+def _phase(run: ImportRun, number: int, words: str, progress: Progress | None) -> None:
+    """Records the phase on the run, for the dataset page's live status, and tells the
+    caller (the command line's progress bar)."""
+    text = f"{number}/{IMPORT_PHASES}: {words}"
+    ImportRun.objects.filter(pk=run.pk).update(progress=text[:200])
+    if progress is not None:
+        progress(number, words)
+
+
 def table_path(dataset: Dataset) -> Path:
     """Where a dataset's table lives: one Parquet file per dataset in the warehouse."""
     return Path(settings.HEADWAY_WAREHOUSE_DIR) / f"{dataset.key}.parquet"
@@ -69,6 +86,15 @@ def _numeric_columns(dataset: Dataset) -> set[str]:
         for measure in dataset.measures.all()
         if measure.column and measure.agg not in counting
     }
+
+
+def _time_columns(dataset: Dataset) -> list[str]:
+    """The columns whose times place the dataset's rows in periods: its own time column
+    and those its measures use instead."""
+    names = [dataset.time_column] + [
+        name for name in dataset.measures.values_list("time_column", flat=True) if name
+    ]
+    return [name for name in dict.fromkeys(names) if name]
 
 
 def _stored_schema(dataset: Dataset) -> list[Column] | None:
@@ -226,6 +252,7 @@ def import_file(
     source: str = "upload",
     accept_schema_change: bool = False,
     file_name: str | None = None,
+    progress: Progress | None = None,
 ) -> ImportRun:
     """Imports a CSV, XLSX or Parquet file into the dataset's table, upserting by key.
 
@@ -234,8 +261,12 @@ def import_file(
 
     All or nothing: a file with any bad value, or with an unaccepted schema change,
     changes nothing and the returned run says why (status `failed`, its `rejects`).
-    Raises HeadwayError only when the import cannot start (file missing, dataset busy).
+    Raises NotAllowed for people who may not import (only admins and team managers may;
+    `by=None` is the system) and HeadwayError when the import cannot start (file missing,
+    dataset busy).
     """
+    if by is not None and not can_create_anything(by):
+        raise NotAllowed("only admins and team managers may import data")
     path = Path(path)
     if not path.is_file():
         raise HeadwayError(Problem("file not found", file=str(path)))
@@ -261,7 +292,7 @@ def import_file(
         _step("run recorded")
         temporary = table.with_name(f"{table.name}.tmp-{run.pk}")
         try:
-            _import(run, dataset, path, table, temporary, by, accept_schema_change)
+            _import(run, dataset, path, table, temporary, by, accept_schema_change, progress)
         except HeadwayError as error:
             temporary.unlink(missing_ok=True)
             _fail(run, by, str(error))
@@ -290,6 +321,7 @@ def _import(
     temporary: Path,
     by: User | None,
     accept_schema_change: bool,
+    progress: Progress | None = None,
 ) -> None:
     limit = int(getattr(settings, "HEADWAY_IMPORT_MAX_BYTES", DEFAULT_MAX_IMPORT_BYTES))
     if run.file_bytes > limit:
@@ -298,6 +330,7 @@ def _import(
         )
     stored = _stored_schema(dataset)
     _step("schema read")
+    _phase(run, 1, "reading and checking the file", progress)
     with _staging(dataset, path) as staging:
         staged = staging.stage(stored, accept_schema_change=accept_schema_change)
         run.rows_in_file = staged.rows_in_file
@@ -317,12 +350,16 @@ def _import(
             )
             return
         _step("validated")
-        merged = staging.merge(table, temporary)
+        _phase(run, 2, f"{staged.rows_in_file:,} rows checked; merging them by key", progress)
+        merged = staging.merge(table, temporary, time_columns=_time_columns(dataset))
     run.added, run.updated, run.unchanged = merged.added, merged.updated, merged.unchanged
+    run.touched_from, run.touched_to = merged.touched_from, merged.touched_to
+    _phase(run, 3, "replacing the table", progress)
     if merged.written:
         _step("before rename")
         replace_table(temporary, table)
         _step("after rename")
+    _phase(run, 4, "recording the import", progress)
     with transaction.atomic():
         _step("commit begun")
         _run_finish(run, by=by, status=ImportStatus.SUCCEEDED)

@@ -13,8 +13,9 @@ with or without a BOM, RFC 4180 quoting, empty fields are null, XLSX bomb and si
 
 from __future__ import annotations
 
+import datetime
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +35,8 @@ from headway.engine.data import (
 from headway.engine.problems import HeadwayError, Problem
 
 MAX_REJECTED = 1000
+# Rows whose values rule out types before a column is counted over the whole file.
+SAMPLE_ROWS = 2048
 DATE_PATTERN = r"^\s*\d{4}-\d{2}-\d{2}\s*$"
 # "007" or "01234" is a code, not a number: leading zeros keep a column as text.
 LEADING_ZERO_PATTERN = r"^\s*[+-]?0\d"
@@ -120,6 +123,11 @@ class Merged:
     updated: int
     unchanged: int
     written: bool
+    # The earliest and latest time, in the time columns asked for, of the rows added,
+    # of the rows changed (before and after): the periods the import touched. None when
+    # it cannot say (a schema change, a time column that is not a time).
+    touched_from: datetime.datetime | None = None
+    touched_to: datetime.datetime | None = None
 
 
 def normalise_type(sql_type: str) -> str:
@@ -150,21 +158,32 @@ def table_schema(path: Path) -> list[Column] | None:
     return [Column(str(row[0]), str(row[1])) for row in rows]
 
 
-def _text_value(column: str, target: str, timezone: str) -> tuple[str, str]:
-    """The typed value of a text column, NULL where the text does not fit; and why not."""
+def _text_value(
+    column: str, target: str, timezone: str, *, matched: bool = False
+) -> tuple[str, str]:
+    """The typed value of a text column, NULL where the text does not fit; and why not.
+
+    `matched`: every value of the column is known to match the type's pattern (the
+    counts of `_text_counts`, see `_all_match`), so the cast needs no pattern guard."""
     value = f"trim({column})"
     if target == "VARCHAR":
         return column, ""
     if target == "BIGINT":
+        cast = f"TRY_CAST({value} AS BIGINT)"
         return (
-            f"CASE WHEN regexp_matches({column}, {quote_literal(INTEGER_PATTERN)}) "
-            f"THEN TRY_CAST({value} AS BIGINT) END",
+            cast
+            if matched
+            else f"CASE WHEN regexp_matches({column}, {quote_literal(INTEGER_PATTERN)}) "
+            f"THEN {cast} END",
             "is not a whole number",
         )
     if target == "DOUBLE" or target.startswith("DECIMAL"):
+        cast = f"TRY_CAST({value} AS {target})"
         return (
-            f"CASE WHEN regexp_matches({column}, {quote_literal(NUMBER_PATTERN)}) "
-            f"THEN TRY_CAST({value} AS {target}) END",
+            cast
+            if matched
+            else f"CASE WHEN regexp_matches({column}, {quote_literal(NUMBER_PATTERN)}) "
+            f"THEN {cast} END",
             "is not a number",
         )
     if target == "BOOLEAN":
@@ -173,9 +192,12 @@ def _text_value(column: str, target: str, timezone: str) -> tuple[str, str]:
             "is not true or false",
         )
     if target == "DATE":
+        cast = f"TRY_CAST({value} AS DATE)"
         return (
-            f"CASE WHEN regexp_matches({column}, {quote_literal(DATE_PATTERN)}) "
-            f"THEN TRY_CAST({value} AS DATE) END",
+            cast
+            if matched
+            else f"CASE WHEN regexp_matches({column}, {quote_literal(DATE_PATTERN)}) "
+            f"THEN {cast} END",
             "is not a date (YYYY-MM-DD)",
         )
     if target == "TIMESTAMP":
@@ -330,7 +352,10 @@ class Staging(Warehouse):
             quoted = quote_identifier(column.name)
             kind = source.types[column.name].upper()
             if column.name in counts:
-                expressions[column.name] = _text_value(quoted, column.type, self.timezone)
+                matched = _all_match(counts[column.name], column.type)
+                expressions[column.name] = _text_value(
+                    quoted, column.type, self.timezone, matched=matched
+                )
             elif column.name == self.time_column and normalise_type(kind) == "DATE":
                 expressions[column.name] = (f"CAST({quoted} AS TIMESTAMP)", "")
             else:
@@ -374,11 +399,19 @@ class Staging(Warehouse):
             for (row,) in timeless:
                 bad_rows.add(int(row))
                 found_bad.append((int(row), self.time_column, None, "the time is empty"))
-        duplicates = self.connection.execute(
-            f"SELECT {ROW_COLUMN}, CAST({key} AS VARCHAR), first FROM ("
-            f"SELECT {ROW_COLUMN}, {key}, min({ROW_COLUMN}) OVER (PARTITION BY {key}) AS first "
-            f"FROM staged WHERE {key} IS NOT NULL) WHERE {ROW_COLUMN} > first"
-        ).fetchall()
+        # Whether any key repeats is a quick GROUP BY; where each repeat is and where the
+        # key was first seen needs a window over every row, so only for a file with repeats.
+        repeats = self.connection.execute(
+            f"SELECT 1 FROM staged WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1 "
+            "LIMIT 1"
+        ).fetchone()
+        duplicates = []
+        if repeats is not None:
+            duplicates = self.connection.execute(
+                f"SELECT {ROW_COLUMN}, CAST({key} AS VARCHAR), first FROM ("
+                f"SELECT {ROW_COLUMN}, {key}, min({ROW_COLUMN}) OVER (PARTITION BY {key}) AS "
+                f"first FROM staged WHERE {key} IS NOT NULL) WHERE {ROW_COLUMN} > first"
+            ).fetchall()
         self.step("checked keys")
         firsts: dict[int, int] = {}
         for row, value, first in duplicates:
@@ -418,11 +451,12 @@ class Staging(Warehouse):
 
     # Merging ------------------------------------------------------------------------
 
-    def merge(self, table: Path, temporary: Path) -> Merged:
+    def merge(self, table: Path, temporary: Path, time_columns: Sequence[str] = ()) -> Merged:
         """Upserts the staged rows into the table by key, into `temporary`.
 
         Writes nothing when no row changes and the schema stays; the caller renames
-        `temporary` over `table` when `written`."""
+        `temporary` over `table` when `written`. `time_columns` are those whose times
+        say which periods the changed rows touch (Merged.touched_from/to)."""
         assert self.staged is not None
         columns = self.staged.columns
         key = quote_identifier(self.key_column)
@@ -478,11 +512,60 @@ class Staging(Warehouse):
         with temporary.open("rb") as handle:
             os.fsync(handle.fileno())
         self.step("synced temporary")
-        return Merged(added, updated, unchanged, written=True)
+        # Last, since it sets the session's time zone to UTC.
+        touched: tuple[datetime.datetime | None, datetime.datetime | None] = (None, None)
+        if old == columns:
+            touched = self._touched(columns, time_columns, key, same)
+        return Merged(
+            added, updated, unchanged, written=True, touched_from=touched[0], touched_to=touched[1]
+        )
+
+    def _touched(
+        self, columns: list[Column], time_columns: Sequence[str], key: str, same: str
+    ) -> tuple[datetime.datetime | None, datetime.datetime | None]:
+        """The first and last time among the added rows and both versions of the changed
+        ones, in UTC; (None, None) when a time column is not a date or a timestamp."""
+        types = {column.name: column.type for column in columns}
+        names = [name for name in dict.fromkeys(time_columns) if name]
+        if not names or any(
+            types.get(name) not in ("DATE", "TIMESTAMP", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE")
+            for name in names
+        ):
+            return None, None
+        parts = []
+        for name in names:
+            column = quote_identifier(name)
+            as_time = "CAST({} AS TIMESTAMPTZ)"
+            parts.append(
+                f"SELECT {as_time.format('s.' + column)} AS t FROM staged s "
+                f"LEFT JOIN existing c ON s.{key} = c.{key} "
+                f"WHERE c.{key} IS NULL OR NOT ({same})"
+            )
+            parts.append(
+                f"SELECT {as_time.format('c.' + column)} AS t FROM existing c "
+                f"JOIN staged s ON s.{key} = c.{key} WHERE NOT ({same})"
+            )
+        self.connection.execute("SET TimeZone = 'UTC'")
+        found = self.connection.execute(
+            f"SELECT epoch_us(min(t)), epoch_us(max(t)) FROM ({' UNION ALL '.join(parts)})"
+        ).fetchone()
+        if found is None:
+            return None, None
+        return _from_epoch_us(found[0]), _from_epoch_us(found[1])
 
     # Helpers ------------------------------------------------------------------------
 
     def _text_counts(self, relation: str, names: list[str]) -> dict[str, dict[str, int]]:
+        """Per text column, how many values are not empty ("all") and how many fit each
+        kind of value ("int", "num", "zero", "bool", "date", "time"): what `_infer` and
+        `_forced_text` decide the column's type by.
+
+        Only the counts that can decide a type are made over the whole file; the others
+        are left out of the column's dict. A kind that a value of the first SAMPLE_ROWS
+        rows does not fit counts fewer than "all" whatever the rest holds, so it cannot be
+        the type; with no kind left, "zero" cannot change the type either (it is text).
+        The time column is a time whatever its values, and a number column's type needs
+        exact "int" and "num" counts when some of its values are bad (`_forced_text`)."""
         if not names:
             return {}
         kinds = {
@@ -493,22 +576,48 @@ class Staging(Warehouse):
             "date": _text_value("@COLUMN@", "DATE", self.timezone)[0] + " IS NOT NULL",
             "time": _text_value("@COLUMN@", "TIMESTAMP", self.timezone)[0] + " IS NOT NULL",
         }
+        types = [kind for kind in kinds if kind != "zero"]
+
+        def fits(kind: str, name: str) -> str:
+            condition = kinds[kind].replace("@COLUMN@", quote_identifier(name))
+            return f"count(*) FILTER (WHERE {condition})"
+
+        # Which kinds each column's first rows rule out (a value that does not fit).
+        sampled = [name for name in names if name != self.time_column]
+        ruled_out: dict[str, set[str]] = {name: set() for name in names}
+        if sampled:
+            selects = [
+                f"count({quote_identifier(name)}) - {fits(kind, name)}"
+                for name in sampled
+                for kind in types
+            ]
+            row = self.connection.execute(
+                f"SELECT {', '.join(selects)} FROM (SELECT * FROM {relation} LIMIT {SAMPLE_ROWS})"
+            ).fetchone()
+            assert row is not None
+            for index, name in enumerate(sampled):
+                misses = row[index * len(types) : (index + 1) * len(types)]
+                ruled_out[name] = {kind for kind, n in zip(types, misses, strict=True) if n}
+        counted: dict[str, list[str]] = {}
+        for name in names:
+            if name == self.time_column:
+                counted[name] = []
+                continue
+            keep = set(types) - ruled_out[name]
+            if name in self.numeric_columns:
+                keep |= {"int", "num"}
+            counted[name] = [kind for kind in kinds if kind in keep or (kind == "zero" and keep)]
         selects = []
         for name in names:
-            quoted = quote_identifier(name)
-            selects.append(f"count({quoted})")
-            for condition in kinds.values():
-                selects.append(f"count(*) FILTER (WHERE {condition.replace('@COLUMN@', quoted)})")
+            selects.append(f"count({quote_identifier(name)})")
+            selects += [fits(kind, name) for kind in counted[name]]
         row = self.connection.execute(f"SELECT {', '.join(selects)} FROM {relation}").fetchone()
         assert row is not None
-        width = len(kinds) + 1
-        result = {}
-        for index, name in enumerate(names):
-            values = row[index * width : (index + 1) * width]
-            result[name] = {"all": int(values[0])} | {
-                kind: int(value) for kind, value in zip(kinds, values[1:], strict=True)
-            }
-        return result
+        values = iter(row)
+        return {
+            name: {"all": int(next(values))} | {kind: int(next(values)) for kind in counted[name]}
+            for name in names
+        }
 
     def _forced_text(self, name: str, inferred: str, counts: dict[str, int]) -> str:
         """A text column's type where the dataset's use decides it (time, numbers)."""
@@ -564,10 +673,11 @@ class Staging(Warehouse):
 
 def _infer(counts: dict[str, int]) -> str:
     """The narrowest type that every non-empty value of a text column fits."""
+    # A kind left out of `counts` does not fit every value (see Staging._text_counts).
     total = counts["all"]
     if total == 0:
         return "VARCHAR"
-    if counts["zero"]:
+    if counts.get("zero"):
         return "VARCHAR"
     for kind, sql_type in (
         ("int", "BIGINT"),
@@ -576,9 +686,27 @@ def _infer(counts: dict[str, int]) -> str:
         ("date", "DATE"),
         ("time", "TIMESTAMP"),
     ):
-        if counts[kind] == total:
+        if counts.get(kind) == total:
             return sql_type
     return "VARCHAR"
+
+
+def _from_epoch_us(value: object) -> datetime.datetime | None:
+    """Microseconds since 1970 in UTC as a time (DuckDB's own times need pytz in Python)."""
+    if not isinstance(value, int):
+        return None
+    return datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(
+        microseconds=value
+    )
+
+
+def _all_match(counts: dict[str, int], target: str) -> bool:
+    """Whether every value of a text column matches the pattern that guards its cast to
+    `target` (BIGINT, DOUBLE or DECIMAL, DATE), by its counts from `_text_counts`."""
+    kind = {"BIGINT": "int", "DOUBLE": "num", "DATE": "date"}.get(target)
+    if target.startswith("DECIMAL"):
+        kind = "num"
+    return kind is not None and counts.get(kind) == counts["all"]
 
 
 def replace_table(temporary: Path, table: Path) -> None:

@@ -22,6 +22,7 @@ from headway.kpis.models import Kpi, KpiGoal, Measure, TargetVersion
 from headway.lib.periods import PeriodLabelError, parse_period_label
 
 EDITABLE = {
+    "manual_approval",
     "name",
     "description",
     "formula",
@@ -85,6 +86,7 @@ def kpi_create(
     threshold_green: Decimal = Decimal("1"),
     threshold_amber: Decimal = Decimal("0.9"),
     entry: str = EntryKind.FORMULA,
+    manual_approval: bool = False,
     goals: list[tuple[Goal, Decimal]] | None = None,
 ) -> Kpi:
     if not can_edit_team_things(by, team.pk if team else None):
@@ -102,6 +104,7 @@ def kpi_create(
         threshold_green=threshold_green,
         threshold_amber=threshold_amber,
         entry=entry,
+        manual_approval=manual_approval,
         position=Kpi.objects.count(),
     )
     _check(kpi)

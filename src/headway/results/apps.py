@@ -7,3 +7,8 @@ class ResultsConfig(AppConfig):
     name = "headway.results"
     label = "results"
     verbose_name = "Results"
+
+    def ready(self) -> None:
+        from headway.jobs.worker import register_handler
+
+        register_handler("results.refresh", "headway.results.jobs.refresh_dataset")

@@ -14,6 +14,7 @@ from django.utils import timezone
 from headway.accounts.models import Team, User
 from headway.accounts.permissions import is_signed_in, managed_team_ids, team_ids_of
 from headway.goals.models import Goal
+from headway.ingestion.freshness import Freshness, stale_kpis
 from headway.kpis.models import Kpi, TargetVersion
 from headway.results.choices import Status
 from headway.results.models import Result
@@ -29,6 +30,15 @@ class KpiCard:
     latest: Result | None
     previous: Result | None
     history: list[Result] = field(default_factory=list)
+    # The datasets it reads whose data is older than their freshness limit.
+    stale: list[Freshness] = field(default_factory=list)
+
+    @property
+    def stale_days(self) -> int | None:
+        """How old its stalest data is, in days (0 for under a day; None: fresh)."""
+        if not self.stale:
+            return None
+        return max(item.age_days if item.age_days is not None else 0 for item in self.stale)
 
     @property
     def status(self) -> Status:
@@ -90,12 +100,21 @@ def total_results(kpis: QuerySet[Kpi] | list[Kpi]) -> dict[int, list[Result]]:
 
 def cards_for(kpis: list[Kpi]) -> list[KpiCard]:
     results = total_results(kpis)
+    late = stale_kpis()
     cards = []
     for kpi in kpis:
         history = results.get(kpi.pk, [])
         latest = history[-1] if history else None
         previous = history[-2] if len(history) > 1 else None
-        cards.append(KpiCard(kpi=kpi, latest=latest, previous=previous, history=history))
+        cards.append(
+            KpiCard(
+                kpi=kpi,
+                latest=latest,
+                previous=previous,
+                history=history,
+                stale=late.get(kpi.key, []),
+            )
+        )
     return cards
 
 

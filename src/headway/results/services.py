@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -18,9 +19,11 @@ from headway.engine.compute import ComputeRequest, ComputeResult, Engine, Result
 from headway.engine.formula import measure_inputs
 from headway.engine.problems import HeadwayError, Problem
 from headway.engine.workspace import Workspace, workspace_from_data
+from headway.kpis.choices import EntryKind
 from headway.kpis.models import Dataset, Kpi
 from headway.kpis.workspace_io import workspace_data
-from headway.lib.periods import Period
+from headway.lib.periods import Grain, Period, period_containing
+from headway.results.manual import manual_results_refresh
 from headway.results.models import Result
 
 
@@ -151,7 +154,11 @@ def results_refresh_kpi(*, key: str, by: User | None) -> list[str]:
     Returns the problems that stopped the recompute (empty when it ran): the change itself
     is already saved and stands either way."""
     kpi = Kpi.objects.filter(key=key).first()
-    if kpi is None or kpi.entry != "formula" or not kpi.is_active:
+    if kpi is None or not kpi.is_active:
+        return []
+    if kpi.entry == EntryKind.MANUAL:
+        # Values entered by hand: their Results follow the new targets and thresholds.
+        manual_results_refresh(kpi=kpi, by=by)
         return []
     try:
         results_recompute(by=by, kpi_keys=(key,))
@@ -160,8 +167,15 @@ def results_refresh_kpi(*, key: str, by: User | None) -> list[str]:
     return []
 
 
-def results_refresh_dataset(*, dataset_key: str, by: User | None) -> list[str]:
+def results_refresh_dataset(
+    *, dataset_key: str, by: User | None, touched_from: datetime.datetime | None = None
+) -> list[str]:
     """After new data in a dataset, recomputes the active KPIs whose measures read it.
+
+    With `touched_from`, the earliest time among the rows the import changed, only the
+    periods from the one holding that time onwards are recomputed (per KPI grain), which
+    gives the same results as a full recompute: earlier periods did not see the change,
+    and later ones (prev() of a changed period included) are all recomputed.
 
     Returns the problems that stopped the recompute (empty when it ran); the data itself
     is already in place either way."""
@@ -170,8 +184,21 @@ def results_refresh_dataset(*, dataset_key: str, by: User | None) -> list[str]:
         keys = tuple(
             key for key, kpi in workspace.kpis.items() if dataset_key in workspace.kpi_datasets(kpi)
         )
-        if keys:
+        if not keys:
+            return []
+        if touched_from is None:
             results_recompute(by=by, kpi_keys=keys)
+            return []
+        # A day early, so that no offset between UTC and the organisation's zone can
+        # leave out the period the change falls in.
+        zone = zoneinfo.ZoneInfo(workspace.timezone)
+        first_day = touched_from.astimezone(zone).date() - datetime.timedelta(days=1)
+        by_grain: dict[Grain, list[str]] = {}
+        for key in keys:
+            by_grain.setdefault(workspace.kpis[key].spec.grain, []).append(key)
+        for grain, grain_keys in by_grain.items():
+            start = period_containing(grain, first_day, workspace.fiscal_year_start)
+            results_recompute(by=by, kpi_keys=tuple(grain_keys), start=start)
     except HeadwayError as error:
         return [problem.message for problem in error.problems]
     return []

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "headway.accounts",
     "headway.audit",
+    "headway.jobs",
     "headway.goals",
     "headway.kpis",
     "headway.ingestion",
@@ -186,6 +187,18 @@ if MODE == "production":
 # Where the warehouse data of datasets lives until ingestion (files of an applied
 # workspace are copied here).
 HEADWAY_WAREHOUSE_DIR = DATA_DIR / "warehouse"
+
+# Sources: Fernet keys that encrypt their credentials at rest, newest first (older keys
+# still decrypt, so keys can rotate). Required in production; elsewhere a key of the
+# installation's own is kept in DATA_DIR/credentials_key.
+HEADWAY_CREDENTIALS_KEYS = env_list("HEADWAY_CREDENTIALS_KEYS")
+# Hosts and networks (CIDR) that connectors may reach although they are not public: an
+# on-premise CRM or database. Nothing internal is reachable by default.
+HEADWAY_HTTP_ALLOW = env_list("HEADWAY_HTTP_ALLOW")
+HEADWAY_HTTP_TIMEOUT_SECONDS = env_int("HEADWAY_HTTP_TIMEOUT_SECONDS", 60)
+# The most rows one sync may bring, and how long one SQL statement may run.
+HEADWAY_SYNC_MAX_ROWS = env_int("HEADWAY_SYNC_MAX_ROWS", 1_000_000)
+HEADWAY_SQL_TIMEOUT_SECONDS = env_int("HEADWAY_SQL_TIMEOUT_SECONDS", 300)
 
 LOGGING = {
     "version": 1,

@@ -140,6 +140,13 @@ class KpiForm(VersionedForm):
     entry = forms.ChoiceField(
         label=_("How values are obtained"), choices=EntryKind.choices, initial=EntryKind.FORMULA
     )
+    manual_approval = forms.BooleanField(
+        label=_("Values entered by hand need the owner's approval"),
+        required=False,
+        help_text=_(
+            "Only for KPIs entered by hand: others' entries count once the owner approves."
+        ),
+    )
     formula = forms.CharField(
         label=_("Formula"),
         max_length=2000,
@@ -243,6 +250,7 @@ class KpiForm(VersionedForm):
             "name": data["name"],
             "description": data["description"],
             "entry": data["entry"],
+            "manual_approval": bool(data.get("manual_approval")),
             "formula": (data["formula"] or "").strip(),
             "unit": data["unit"],
             "direction": data["direction"],

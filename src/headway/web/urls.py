@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from headway.web.views import account, data, editing, pages, tokens
+from headway.web.views import account, data, editing, manual, pages, sources, tokens
 
 app_name = "web"
 
@@ -16,6 +16,9 @@ urlpatterns = [
     path("data/", data.dataset_list, name="datasets"),
     path("data/<slug:key>/", data.dataset_detail, name="dataset"),
     path("data/<slug:key>/import/", data.import_upload, name="import_upload"),
+    path("data/<slug:key>/source/", sources.source_edit, name="source_edit"),
+    path("data/<slug:key>/sync/", sources.source_sync_now, name="source_sync"),
+    path("data/<slug:key>/status/", sources.dataset_status, name="dataset_status"),
     path("data/<slug:key>/import/<slug:token>/", data.import_preview, name="import_preview"),
     path(
         "data/<slug:key>/imports/<int:pk>/rejected.csv",
@@ -35,4 +38,10 @@ urlpatterns = [
     path("kpis/<str:key>/breakdown/", pages.kpi_breakdown, name="kpi_breakdown"),
     path("kpis/<str:key>/explain/", pages.kpi_explain, name="kpi_explain"),
     path("kpis/<str:key>/targets/new/", editing.target_new, name="target_new"),
+    path("kpis/<str:key>/values/", manual.kpi_values, name="kpi_values"),
+    path(
+        "kpis/<str:key>/values/<int:pk>/decision/",
+        manual.kpi_value_decision,
+        name="kpi_value_decision",
+    ),
 ]

@@ -5,13 +5,17 @@ guarantees: all or nothing, upsert by key, idempotent, every bad value reported.
 from __future__ import annotations
 
 import datetime
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
 import duckdb
+from django.conf import settings
 from django.db.models import Max, Q, QuerySet
 from django.http import Http404, HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import File, Form, Query, Router, Schema, Status
 from ninja.errors import HttpError
+from ninja.files import UploadedFile
 from pydantic import Field, WithJsonSchema
 
 from headway.api.auth import writer
@@ -19,7 +23,8 @@ from headway.api.errors import READ_ERRORS, WRITE_ERRORS
 from headway.api.lookups import page
 from headway.api.schemas import ErrorOut, Page, PageParams
 from headway.engine.data import quote_literal
-from headway.ingestion.models import ImportRun, ImportStatus
+from headway.ingestion.freshness import dataset_freshness
+from headway.ingestion.models import ImportRun, ImportStatus, Source
 from headway.ingestion.push import (
     BatchTooLarge,
     check_batch_size,
@@ -27,7 +32,9 @@ from headway.ingestion.push import (
     push_problems,
     push_rows,
 )
-from headway.ingestion.services import table_path
+from headway.ingestion.services import DEFAULT_MAX_IMPORT_BYTES, import_file, table_path
+from headway.ingestion.syncs import SYNC_JOB, source_sync_request
+from headway.jobs.models import Job
 from headway.kpis.models import Dataset
 from headway.results.services import results_refresh_dataset
 
@@ -56,11 +63,18 @@ class DatasetOut(Schema):
         description="When the last successful import (file or push) finished"
     )
     rows: int | None = Field(description="Rows in the warehouse table; null without a table")
+    freshness_hours: int | None = Field(
+        description="Data older than this many hours marks the dataset and its KPIs stale"
+    )
+    stale: bool = Field(description="Whether the data is older than its freshness limit")
 
     @classmethod
     def of(cls, dataset: Dataset) -> DatasetOut:
         schema = getattr(dataset, "schema", None)
+        freshness = dataset_freshness([dataset]).get(dataset.key)
         return cls(
+            freshness_hours=dataset.freshness_hours,
+            stale=freshness.stale if freshness is not None else False,
             key=dataset.key,
             key_column=dataset.key_column,
             time_column=dataset.time_column,
@@ -150,6 +164,39 @@ class PushErrorOut(Schema):
     detail: str
     errors: list[RowError]
     import_id: int | None = Field(description="The failed import in the dataset's history")
+
+
+class SourceOut(Schema):
+    """Where a dataset's rows come from when the worker syncs them (never its credentials)."""
+
+    kind: str = Field(description="`sql`, `hubspot`, `salesforce`, `pipedrive`, `rest`, ...")
+    name: str
+    every_minutes: int | None = Field(description="Minutes between syncs; null: on request")
+    is_active: bool
+    last_sync_at: datetime.datetime | None
+    last_success_at: datetime.datetime | None
+    next_sync_at: datetime.datetime | None
+    last_error: str
+    sync: str | None = Field(description="The latest sync job's status: queued, running, ...")
+
+    @classmethod
+    def of(cls, source: Source) -> SourceOut:
+        job = (
+            Job.objects.filter(kind=SYNC_JOB, dedupe_key=f"sync:{source.pk}")
+            .order_by("-pk")
+            .first()
+        )
+        return cls(
+            kind=source.kind,
+            name=source.name,
+            every_minutes=source.every_minutes,
+            is_active=source.is_active,
+            last_sync_at=source.last_sync_at,
+            last_success_at=source.last_success_at,
+            next_sync_at=source.next_sync_at,
+            last_error=source.last_error,
+            sync=job.status if job is not None else None,
+        )
 
 
 # Reads --------------------------------------------------------------------------------
@@ -250,6 +297,91 @@ def datasets_push(request: HttpRequest, key: str, payload: PushIn) -> Status[Any
                 import_id=run.pk,
             ),
         )
-    # As after an import in the web UI: the KPIs that read the dataset follow at once.
-    results_refresh_dataset(dataset_key=dataset.key, by=by)
+    # As after an import in the web UI: the KPIs that read the dataset follow at once,
+    # from the first period the new rows touch.
+    results_refresh_dataset(dataset_key=dataset.key, by=by, touched_from=run.touched_from)
     return Status(200, ImportOut.of(run, dataset.key))
+
+
+def _refused(run: ImportRun) -> PushErrorOut:
+    return PushErrorOut(
+        detail=f"the file was refused: {run.error}",
+        errors=[
+            RowError(
+                row=reject.line, field=reject.column, value=reject.value, message=reject.reason
+            )
+            for reject in run.rejects.order_by("line", "pk")
+        ],
+        import_id=run.pk,
+    )
+
+
+@router.post(
+    "/{key}/files",
+    response={200: ImportOut, **WRITE_ERRORS, 413: ErrorOut, 422: PushErrorOut},
+    summary="Import a CSV, XLSX or Parquet file (upsert by key; all or nothing)",
+)
+def datasets_import_file(
+    request: HttpRequest,
+    key: str,
+    file: File[UploadedFile],
+    accept_schema_change: Form[bool] = False,
+) -> Status[Any]:
+    """The file import of the web page and `headway import`, as multipart/form-data: a
+    file with any bad value, or with a schema change not accepted, writes nothing and
+    answers 422 with each bad value (`row` is the file's line, or the sheet's row)."""
+    by = writer(request)
+    dataset = _dataset_by_key(key)
+    name = Path(file.name or "").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in (".csv", ".xlsx", ".parquet"):
+        raise HttpError(422, f"{name or 'the file'}: send a .csv, .xlsx or .parquet file")
+    limit = int(getattr(settings, "HEADWAY_IMPORT_MAX_BYTES", DEFAULT_MAX_IMPORT_BYTES))
+    if (file.size or 0) > limit:
+        raise HttpError(413, f"{name} is {file.size:,} bytes; files of up to {limit:,} are taken")
+    with tempfile.TemporaryDirectory(prefix="headway-api-upload-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        with path.open("wb") as handle:
+            for chunk in file.chunks():
+                handle.write(chunk)
+        run = import_file(
+            dataset=dataset,
+            path=path,
+            by=by,
+            source="api",
+            accept_schema_change=accept_schema_change,
+            file_name=name,
+        )
+    if run.status != ImportStatus.SUCCEEDED:
+        return Status(422, _refused(run))
+    if run.added or run.updated:
+        results_refresh_dataset(dataset_key=dataset.key, by=by, touched_from=run.touched_from)
+    return Status(200, ImportOut.of(run, dataset.key))
+
+
+@router.get(
+    "/{key}/source",
+    response={200: SourceOut, **READ_ERRORS},
+    summary="Read a dataset's source and the state of its syncs",
+)
+def datasets_source(request: HttpRequest, key: str) -> SourceOut:
+    source = Source.objects.filter(dataset__key=key).first()
+    if source is None:
+        raise Http404(f"the dataset {key!r} has no source")
+    return SourceOut.of(source)
+
+
+@router.post(
+    "/{key}/sync",
+    response={202: SourceOut, **WRITE_ERRORS},
+    summary="Queue a sync of the dataset's source now",
+)
+def datasets_sync(request: HttpRequest, key: str) -> Status[SourceOut]:
+    """The worker runs it (one at a time per source: a sync already queued or running
+    is not queued twice); `GET /datasets/{key}/source` shows when it is done."""
+    by = writer(request)
+    source = Source.objects.filter(dataset__key=key).first()
+    if source is None:
+        raise Http404(f"the dataset {key!r} has no source")
+    source_sync_request(source=source, by=by)
+    return Status(202, SourceOut.of(source))

@@ -98,6 +98,7 @@ def kpis_create(request: HttpRequest, payload: KpiIn, response: HttpResponse) ->
             name=payload.name,
             description=payload.description,
             entry=payload.entry.value,
+            manual_approval=payload.manual_approval,
             formula=payload.formula,
             unit=payload.unit.value,
             direction=payload.direction.value,
@@ -127,7 +128,7 @@ def kpis_update(
     version = expected_version(payload.version, if_match)
     changes = payload.changes()
     fields: dict[str, Any] = {}
-    for name in ("name", "description", "formula"):
+    for name in ("name", "description", "formula", "manual_approval"):
         if name in changes:
             fields[name] = changes[name]
     for name in ("entry", "unit", "direction", "grain"):

@@ -4,20 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('kpis', '0004_alter_kpi_key'),
+        ("kpis", "0004_alter_kpi_key"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='dataset',
-            name='freshness_hours',
-            field=models.PositiveIntegerField(blank=True, null=True, verbose_name='fresh for (hours)'),
+            model_name="dataset",
+            name="freshness_hours",
+            field=models.PositiveIntegerField(
+                blank=True, null=True, verbose_name="fresh for (hours)"
+            ),
         ),
         migrations.AddField(
-            model_name='kpi',
-            name='manual_approval',
-            field=models.BooleanField(default=False, verbose_name="values need the owner's approval"),
+            model_name="kpi",
+            name="manual_approval",
+            field=models.BooleanField(
+                default=False, verbose_name="values need the owner's approval"
+            ),
         ),
     ]

@@ -37,6 +37,7 @@ from headway.kpis.models import Dataset
 from headway.results.services import results_refresh_dataset
 from headway.web.forms import HeadwayForm
 from headway.web.views.common import require
+from headway.web.views.sources import status_context
 
 ALLOWED_SUFFIXES = (".csv", ".xlsx", ".parquet")
 DEFAULT_UPLOAD_MAX_BYTES = 100 * 1024 * 1024
@@ -205,6 +206,7 @@ def dataset_detail(request: HttpRequest, key: str) -> HttpResponse:
         "rejects_shown": REJECTS_SHOWN,
         "schema": DatasetSchema.objects.filter(dataset=dataset).first(),
         "can_import": can_create_anything(request.user),
+        **status_context(dataset, request.user),
     }
     return render(request, "web/dataset_detail.html", context)
 

@@ -34,6 +34,7 @@ from headway.kpis.models import Kpi
 from headway.kpis.services import formula_problems, kpi_create, kpi_update, target_revise
 from headway.lib.periods import Grain as PeriodGrain
 from headway.lib.periods import period_containing
+from headway.results.manual import manual_results_refresh
 from headway.results.selectors import target_history
 from headway.results.services import results_recompute
 from headway.web import queries
@@ -140,6 +141,9 @@ def goal_edit(request: HttpRequest, key: str) -> HttpResponse:
 
 def _recompute(request: HttpRequest, kpi: Kpi) -> None:
     """Brings the KPI's stored results up to date after a change to it or its targets."""
+    if kpi.entry == EntryKind.MANUAL and kpi.is_active:
+        manual_results_refresh(kpi=kpi, by=_user(request))
+        return
     if kpi.entry != EntryKind.FORMULA or not kpi.is_active:
         return
     try:
@@ -189,6 +193,7 @@ def kpi_edit(request: HttpRequest, key: str) -> HttpResponse:
         "name": kpi.name,
         "description": kpi.description,
         "entry": kpi.entry,
+        "manual_approval": kpi.manual_approval,
         "formula": kpi.formula,
         "unit": kpi.unit,
         "direction": kpi.direction,

@@ -15,6 +15,7 @@ from headway.accounts.models import Organization, Team
 from headway.engine.explain import Explanation
 from headway.engine.problems import HeadwayError
 from headway.goals.models import Goal
+from headway.ingestion.freshness import kpi_data_freshness
 from headway.kpis.choices import EntryKind
 from headway.kpis.models import Kpi, Measure
 from headway.results import selectors
@@ -164,11 +165,13 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
     history = selectors.target_history(kpi)
     measures = queries.kpi_measures(kpi)
     dimensions = selectors.breakdown_dimensions(kpi)
+    data = kpi_data_freshness(kpi)
     card = KpiCard(
         kpi=kpi,
         latest=results[-1] if results else None,
         previous=results[-2] if len(results) > 1 else None,
         history=results,
+        stale=[item for item in data if item.stale],
     )
     total_targets = [version for version in history if not version.where_dimension]
     definition = ""
@@ -195,6 +198,7 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
         "chart": _chart(kpi, results, total_targets, currency),
         "latest": card.latest,
         "periods": [result.period for result in reversed(results)],
+        "data": data,
     }
     return render(request, "web/kpi_detail.html", context)
 

@@ -1,0 +1,1 @@
+"""Background jobs claimed from the app database, and the worker loop that runs them."""
