@@ -485,22 +485,35 @@ class Staging(Warehouse):
                 f"FROM read_parquet({quote_literal(str(table))})"
             )
         self.step("loaded table")
-        added_row = self.connection.execute(
-            f"SELECT count(*) FROM staged s ANTI JOIN existing c ON s.{key} = c.{key}"
-        ).fetchone()
         same = " AND ".join(
             f"s.{quote_identifier(c.name)} IS NOT DISTINCT FROM c.{quote_identifier(c.name)}"
             for c in columns
         )
-        updated_row = self.connection.execute(
-            f"SELECT count(*) FROM staged s JOIN existing c ON s.{key} = c.{key} WHERE NOT ({same})"
+        times = self._time_columns(columns, time_columns) if old == columns else []
+        # One join finds the rows that are new or changed, with the times (new and old) that
+        # say which periods they touch: the counts and the periods come from it alike.
+        time_cells = "".join(
+            f", CAST(s.{quote_identifier(name)} AS TIMESTAMPTZ) AS new_{index}"
+            f", CAST(c.{quote_identifier(name)} AS TIMESTAMPTZ) AS old_{index}"
+            for index, name in enumerate(times)
+        )
+        self.connection.execute("SET TimeZone = 'UTC'")
+        self.connection.execute(
+            f"CREATE TEMP TABLE changed AS SELECT c.{key} IS NULL AS is_new{time_cells} "
+            f"FROM staged s LEFT JOIN existing c ON s.{key} = c.{key} "
+            f"WHERE c.{key} IS NULL OR NOT ({same})"
+        )
+        counted = self.connection.execute(
+            "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM changed"
         ).fetchone()
-        added = int(added_row[0]) if added_row else 0
-        updated = int(updated_row[0]) if updated_row else 0
+        added, updated = (int(counted[0]), int(counted[1])) if counted else (0, 0)
         unchanged = self.staged.rows_in_file - added - updated
         self.step("compared rows")
         if old is not None and old == columns and added == 0 and updated == 0:
             return Merged(added, updated, unchanged, written=False)
+        touched: tuple[datetime.datetime | None, datetime.datetime | None] = (None, None)
+        if times:
+            touched = self._touched(len(times))
         names = ", ".join(quote_identifier(column.name) for column in columns)
         self.connection.execute(
             f"COPY (SELECT {names} FROM ("
@@ -512,42 +525,33 @@ class Staging(Warehouse):
         with temporary.open("rb") as handle:
             os.fsync(handle.fileno())
         self.step("synced temporary")
-        # Last, since it sets the session's time zone to UTC.
-        touched: tuple[datetime.datetime | None, datetime.datetime | None] = (None, None)
-        if old == columns:
-            touched = self._touched(columns, time_columns, key, same)
         return Merged(
             added, updated, unchanged, written=True, touched_from=touched[0], touched_to=touched[1]
         )
 
-    def _touched(
-        self, columns: list[Column], time_columns: Sequence[str], key: str, same: str
-    ) -> tuple[datetime.datetime | None, datetime.datetime | None]:
-        """The first and last time among the added rows and both versions of the changed
-        ones, in UTC; (None, None) when a time column is not a date or a timestamp."""
+    @staticmethod
+    def _time_columns(columns: list[Column], time_columns: Sequence[str]) -> list[str]:
+        """The time columns whose times place rows in periods; none when one of them is
+        not a date or a timestamp (then the periods touched cannot be told)."""
         types = {column.name: column.type for column in columns}
         names = [name for name in dict.fromkeys(time_columns) if name]
-        if not names or any(
+        if any(
             types.get(name) not in ("DATE", "TIMESTAMP", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE")
             for name in names
         ):
-            return None, None
-        parts = []
-        for name in names:
-            column = quote_identifier(name)
-            as_time = "CAST({} AS TIMESTAMPTZ)"
-            parts.append(
-                f"SELECT {as_time.format('s.' + column)} AS t FROM staged s "
-                f"LEFT JOIN existing c ON s.{key} = c.{key} "
-                f"WHERE c.{key} IS NULL OR NOT ({same})"
-            )
-            parts.append(
-                f"SELECT {as_time.format('c.' + column)} AS t FROM existing c "
-                f"JOIN staged s ON s.{key} = c.{key} WHERE NOT ({same})"
-            )
-        self.connection.execute("SET TimeZone = 'UTC'")
+            return []
+        return names
+
+    def _touched(self, count: int) -> tuple[datetime.datetime | None, datetime.datetime | None]:
+        """The first and last time among the added rows and both versions of the changed
+        ones (the `changed` table), in UTC."""
+        cells = [f"new_{index}" for index in range(count)] + [
+            f"old_{index}" for index in range(count)
+        ]
+        lows = ", ".join(f"min({cell})" for cell in cells)
+        highs = ", ".join(f"max({cell})" for cell in cells)
         found = self.connection.execute(
-            f"SELECT epoch_us(min(t)), epoch_us(max(t)) FROM ({' UNION ALL '.join(parts)})"
+            f"SELECT epoch_us(least({lows})), epoch_us(greatest({highs})) FROM changed"
         ).fetchone()
         if found is None:
             return None, None
