@@ -515,11 +515,16 @@ class Staging(Warehouse):
         if times:
             touched = self._touched(len(times))
         names = ", ".join(quote_identifier(column.name) for column in columns)
+        if old is None:
+            # A first import: the staged rows as they are (in the file's order), unsorted.
+            rows = f"SELECT {names} FROM staged"
+        else:
+            rows = (
+                f"SELECT {names} FROM (SELECT c.* FROM existing c ANTI JOIN staged s "
+                f"ON c.{key} = s.{key} UNION ALL SELECT {names} FROM staged) ORDER BY {key}"
+            )
         self.connection.execute(
-            f"COPY (SELECT {names} FROM ("
-            f"SELECT c.* FROM existing c ANTI JOIN staged s ON c.{key} = s.{key} "
-            f"UNION ALL SELECT {names} FROM staged) ORDER BY {key}) "
-            f"TO {quote_literal(str(temporary))} (FORMAT parquet, COMPRESSION zstd)"
+            f"COPY ({rows}) TO {quote_literal(str(temporary))} (FORMAT parquet, COMPRESSION zstd)"
         )
         self.step("wrote temporary")
         with temporary.open("rb") as handle:
