@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
 import io
 import json
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +94,41 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         )
         for nodeid in not_run:
             terminalreporter.write_line(f"  {nodeid}", red=True)
+
+
+@dataclass
+class MailServer:
+    """An SMTP server on 127.0.0.1 that keeps every message it receives."""
+
+    host: str
+    port: int
+    messages: list[EmailMessage]
+
+
+@pytest.fixture
+def smtp_server(settings: Any) -> Iterator[MailServer]:
+    """A real SMTP server for the test, with Django's SMTP backend pointed at it."""
+    from aiosmtpd.controller import Controller
+
+    received: list[EmailMessage] = []
+
+    class Keep:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            assert isinstance(parsed, EmailMessage)
+            received.append(parsed)
+            return "250 Message accepted for delivery"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+        settings.EMAIL_USE_TLS = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        yield MailServer("127.0.0.1", port, received)
+    finally:
+        controller.stop()

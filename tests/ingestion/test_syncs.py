@@ -40,6 +40,7 @@ from headway.lib.http import SafeHttpClient
 from headway.results.models import Result
 from headway.results.services import results_recompute, results_refresh_dataset
 from tests.app.conftest import Organisation
+from tests.conftest import MailServer
 from tests.ingestion.conftest import DEALS_V1, DEALS_V2, table_rows, write
 
 pytestmark = pytest.mark.django_db
@@ -376,3 +377,23 @@ def test_fresh_data_and_datasets_without_a_limit_are_never_stale(
     Dataset.objects.filter(key="deals").update(freshness_hours=24)
     assert stale_kpis() == {}
     assert notify_stale() == 0
+
+
+def test_the_stale_data_notice_goes_out_over_smtp_in_each_owners_language(
+    org: Organisation, tmp_path: Path, smtp_server: MailServer
+) -> None:
+    import_file(dataset=deals(), path=write(tmp_path, "v1.csv", DEALS_V1), by=org.admin)
+    Dataset.objects.filter(key="deals").update(freshness_hours=24)
+    ImportRun.objects.update(finished_at=timezone.now() - datetime.timedelta(days=9))
+    org.manager.language = "zh-hant"
+    org.manager.save()
+
+    assert notify_stale() == 1
+
+    by_address = {message["To"]: message for message in smtp_server.messages}
+    assert sorted(by_address) == ["nora@example.com", "sam@example.com"]
+    chinese = by_address["nora@example.com"]
+    assert chinese["Subject"] == "Headway：deals 的資料已過期"
+    assert "Conversion (conversion)" in chinese.get_content()
+    assert "9 天" in chinese.get_content()
+    assert "is stale" in by_address["sam@example.com"]["Subject"]
