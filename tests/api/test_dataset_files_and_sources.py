@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -121,7 +123,12 @@ def test_a_dataset_without_a_source_says_so(org: People, api_as: Callable[..., A
 
 def test_datasets_show_their_freshness_limit(org: People, api_as: Callable[..., Api]) -> None:
     Dataset.objects.filter(key="deals").update(freshness_hours=24)
+    reader = api_as(org.viewer, scope="read")
+    assert reader.get("datasets/deals").json()["stale"] is False  # its file is new
+    # Never imported: the data is as old as the workspace's file.
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(Dataset.objects.get(key="deals").file, (two_days_ago, two_days_ago))
 
-    body = api_as(org.viewer, scope="read").get("datasets/deals").json()
+    body = reader.get("datasets/deals").json()
 
     assert (body["freshness_hours"], body["stale"]) == (24, True)

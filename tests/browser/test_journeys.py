@@ -3,9 +3,11 @@ the goal tree, open a KPI, switch to 繁體中文, create a KPI, revise a target
 
 from __future__ import annotations
 
+import datetime
 import re
 import sqlite3
 import uuid
+import zoneinfo
 from typing import Any
 
 from tests.browser.conftest import Demo, screenshot, sign_in
@@ -123,3 +125,42 @@ def test_the_pages_work_at_phone_width(demo: Demo, new_page: Any) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390 + 1
     screenshot(page, "home-phone")
+
+
+def test_the_owner_enters_this_months_value_of_a_kpi_entered_by_hand(
+    demo: Demo, new_page: Any
+) -> None:
+    page = new_page()
+    sign_in(page, demo, MANAGER)
+    page.goto(f"{demo.url}/kpis/mystery_shopper/")
+    # By its address: an earlier journey may have switched this person to 繁體中文.
+    page.click("main a[href='/kpis/mystery_shopper/values/']")
+    page.wait_for_url(re.compile(r"/kpis/mystery_shopper/values/"))
+    # This month where the tea shop is (the demo's organisation is in Taipei).
+    period = datetime.datetime.now(zoneinfo.ZoneInfo("Asia/Taipei")).strftime("%Y-%m")
+    page.fill(f"#value-{period}", "88.5")
+    page.click("form.value-grid-form button[type=submit]")
+
+    row = page.locator(f"#period-{period}")
+    row.wait_for()
+    assert "88.5" in row.inner_text()
+    # 88.5 against a target of 85: on track (the owner's own entry needs no approval).
+    assert row.locator(".status-green").count() == 1
+    screenshot(page, "manual-values")
+
+
+def test_an_admin_sees_a_datasets_freshness_and_the_kinds_of_source(
+    demo: Demo, new_page: Any
+) -> None:
+    page = new_page()
+    sign_in(page, demo, ADMIN)
+    page.goto(f"{demo.url}/data/leads/")
+    status = page.locator("#dataset-status")
+    assert "Data refreshed" in status.inner_text()
+    screenshot(page, "dataset")
+    page.click("text=Set up a source")
+    kinds = page.locator("#source-kinds").inner_text()
+    for label in ("HubSpot", "Salesforce", "Pipedrive", "SQL"):
+        assert label in kinds
+    page.click("#source-kinds >> text=HubSpot")
+    assert page.locator("input[name=secret_access_token][type=password]").count() == 1

@@ -167,6 +167,59 @@ DEMO_PEOPLE = (
 )
 
 
+def _seed_manual_kpi() -> None:
+    """A KPI that no data computes, entered by hand each month: the stores' mystery-shopper
+    score, owned by the sales manager, with half a year of values (the demo of manual entry)."""
+    from decimal import Decimal
+
+    from headway.accounts.models import Organization, Team, User
+    from headway.goals.models import Goal
+    from headway.kpis.choices import EntryKind
+    from headway.kpis.services import kpi_create, target_revise
+    from headway.lib.periods import Grain, period_containing
+    from headway.results.manual import manual_values_submit
+    from headway.web.queries import organization_today
+
+    owner = User.objects.filter(email="mei@tea-shop.example").first()
+    team = Team.objects.filter(key="sales").first()
+    goal = Goal.objects.filter(key="customer-happiness").first()
+    if owner is None or team is None:
+        return
+    kpi = kpi_create(
+        by=owner,
+        key="mystery_shopper",
+        name="神秘客評分 (Mystery shopper score)",
+        description="每月由外部神秘客評核各門市的服務、清潔與出餐速度，滿分 100。",
+        formula="",
+        entry=EntryKind.MANUAL,
+        manual_approval=True,
+        unit="score",
+        grain="month",
+        team=team,
+        owner=owner,
+        goals=[(goal, Decimal(1))] if goal is not None else [],
+    )
+    organization = Organization.current()
+    current = period_containing(
+        Grain.MONTH, organization_today(organization), organization.fiscal_year_start
+    )
+    months = [current.shift(offset - 6) for offset in range(6)]
+    target_revise(
+        kpi=kpi,
+        by=owner,
+        effective_from=months[0].label,
+        value=Decimal(85),
+        reason="顧客體驗目標：門市評分 85 分以上",
+    )
+    scores = ["82", "84", "83.5", "86", "87", "85.5"]
+    manual_values_submit(
+        kpi=kpi,
+        by=owner,
+        values={month.label: Decimal(score) for month, score in zip(months, scores, strict=True)},
+        comment="神秘客報告",
+    )
+
+
 def _gunicorn(bind: str, workers: int, environment: dict[str, str]) -> None:
     import subprocess
 
@@ -228,6 +281,7 @@ def demo(directory: Path | None, port: int, no_serve: bool) -> None:
     apply_plan(plan_apply(load_workspace(example / "headway.yaml")), by=None)
     summary = results_recompute(by=None)
     click.echo(f"Computed {summary.results} results for {summary.kpis} KPIs.")
+    _seed_manual_kpi()
     logins = []
     for email, role in DEMO_PEOPLE:
         person = User.objects.filter(email=email).first()

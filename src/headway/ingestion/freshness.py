@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -74,15 +75,28 @@ def dataset_freshness(
         last_at=Subquery(last.values("finished_at")[:1]),
         last_source=Subquery(last.values("source")[:1]),
         last_name=Subquery(last.values("file_name")[:1]),
-    ).values("key", "freshness_hours", "last_at", "last_source", "last_name")
+    ).values("key", "file", "freshness_hours", "last_at", "last_source", "last_name")
     found = {}
     for row in rows:
         source = row["last_source"] or ""
+        refreshed_at = row["last_at"]
         if source == "upload" and row["last_name"]:
             source = f"upload ({row['last_name']})"
+        if refreshed_at is None:
+            # Never imported: the data is the file a workspace named, as of its last change.
+            path = Path(row["file"])
+            if not path.is_absolute():
+                path = Path(settings.HEADWAY_WAREHOUSE_DIR) / path
+            try:
+                refreshed_at = datetime.datetime.fromtimestamp(
+                    path.stat().st_mtime, tz=datetime.UTC
+                )
+                source = f"file {path.name}"
+            except OSError:
+                pass
         found[row["key"]] = Freshness(
             dataset=row["key"],
-            refreshed_at=row["last_at"],
+            refreshed_at=refreshed_at,
             source=source,
             limit_hours=row["freshness_hours"],
             now=now,
