@@ -132,3 +132,15 @@ def test_datasets_show_their_freshness_limit(org: People, api_as: Callable[..., 
     body = reader.get("datasets/deals").json()
 
     assert (body["freshness_hours"], body["stale"]) == (24, True)
+
+
+def test_a_file_over_the_upload_limit_is_refused_with_413(
+    org: People, api_as: Callable[..., Api], settings: Any
+) -> None:
+    settings.HEADWAY_UPLOAD_MAX_BYTES = 1000
+    big = HEADER + b"".join(b"x%d,2026-04-02,north,won,500\n" % number for number in range(3000))
+
+    response = send_file(api_as(org.admin), "april.csv", big)
+
+    assert response.status_code == 413
+    assert "1,000 bytes" in response.json()["detail"]

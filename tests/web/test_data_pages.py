@@ -249,12 +249,14 @@ def test_an_upload_belongs_to_the_session_that_made_it(org: Org, settings: Any) 
     assert ImportRun.objects.count() == 0
 
 
-def test_an_oversized_file_is_refused(org: Org, settings: Any) -> None:
-    settings.HEADWAY_IMPORT_MAX_BYTES = 100
+def test_an_oversized_file_is_stopped_as_it_arrives_and_refused(
+    org: Org, settings: Any
+) -> None:
+    settings.HEADWAY_UPLOAD_MAX_BYTES = 100
     response = upload(org.client(org.nora), "deals.csv", csv_bytes(deal_rows(NEW_WON)))
     assert response.status_code == 200
-    assert "can be imported" in response.content.decode()
-    assert "files of up to 100\xa0bytes" in response.content.decode()
+    assert "The file is larger than 100\xa0bytes" in response.content.decode()
+    assert "This field is required" not in response.content.decode()
     assert uploads(settings) == []
 
 

@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF, which reads the body: stops an oversized upload while it streams in.
+    "headway.ingestion.uploads.UploadLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -187,6 +189,10 @@ if MODE == "production":
 # Where the warehouse data of datasets lives until ingestion (files of an applied
 # workspace are copied here).
 HEADWAY_WAREHOUSE_DIR = DATA_DIR / "warehouse"
+
+# The largest file the web pages and the API take (uploads stop as they pass it);
+# `headway import` takes files up to HEADWAY_IMPORT_MAX_BYTES (1 GiB by default).
+HEADWAY_UPLOAD_MAX_BYTES = env_int("HEADWAY_UPLOAD_MAX_BYTES", 100 * 1024 * 1024)
 
 # Sources: Fernet keys that encrypt their credentials at rest, newest first (older keys
 # still decrypt, so keys can rotate). Required in production; elsewhere a key of the

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import duckdb
-from django.conf import settings
 from django.db.models import Max, Q, QuerySet
 from django.http import Http404, HttpRequest
 from ninja import File, Form, Query, Router, Schema, Status
@@ -32,8 +31,9 @@ from headway.ingestion.push import (
     push_problems,
     push_rows,
 )
-from headway.ingestion.services import DEFAULT_MAX_IMPORT_BYTES, import_file, table_path
+from headway.ingestion.services import import_file, table_path
 from headway.ingestion.syncs import SYNC_JOB, source_sync_request
+from headway.ingestion.uploads import upload_limit
 from headway.jobs.models import Job
 from headway.kpis.models import Dataset
 from headway.results.services import results_refresh_dataset
@@ -336,7 +336,7 @@ def datasets_import_file(
     suffix = Path(name).suffix.lower()
     if suffix not in (".csv", ".xlsx", ".parquet"):
         raise HttpError(422, f"{name or 'the file'}: send a .csv, .xlsx or .parquet file")
-    limit = int(getattr(settings, "HEADWAY_IMPORT_MAX_BYTES", DEFAULT_MAX_IMPORT_BYTES))
+    limit = upload_limit()
     if (file.size or 0) > limit:
         raise HttpError(413, f"{name} is {file.size:,} bytes; files of up to {limit:,} are taken")
     with tempfile.TemporaryDirectory(prefix="headway-api-upload-") as folder:

@@ -33,6 +33,7 @@ from headway.accounts.permissions import can_create_anything
 from headway.engine.problems import HeadwayError
 from headway.ingestion.models import DatasetSchema, ImportRun, ImportStatus, RejectedRow
 from headway.ingestion.services import import_file, preview_file, rejected_rows_csv
+from headway.ingestion.uploads import upload_limit, upload_too_large
 from headway.kpis.models import Dataset
 from headway.results.services import results_refresh_dataset
 from headway.web.forms import HeadwayForm
@@ -40,7 +41,6 @@ from headway.web.views.common import require
 from headway.web.views.sources import status_context
 
 ALLOWED_SUFFIXES = (".csv", ".xlsx", ".parquet")
-DEFAULT_UPLOAD_MAX_BYTES = 100 * 1024 * 1024
 HISTORY_LENGTH = 50
 REJECTS_SHOWN = 100
 PREVIEW_ROWS = 20
@@ -60,11 +60,6 @@ def _user(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)
     return user
-
-
-def upload_limit() -> int:
-    """The largest file the upload form takes, in bytes."""
-    return int(getattr(settings, "HEADWAY_IMPORT_MAX_BYTES", DEFAULT_UPLOAD_MAX_BYTES))
 
 
 def uploads_dir() -> Path:
@@ -277,7 +272,17 @@ def import_upload(request: HttpRequest, key: str) -> HttpResponse:
     require(can_create_anything(request.user))
     dataset = get_object_or_404(Dataset, key=key)
     form = UploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    too_large = upload_too_large(request)
+    if too_large is not None:
+        # The upload was stopped as it passed the limit: say so, not "no file".
+        form.is_valid()
+        form.errors["file"] = form.error_class(
+            [
+                _("The file is larger than %(limit)s, the most that can be imported here.")
+                % {"limit": _size_text(too_large)}
+            ]
+        )
+    elif request.method == "POST" and form.is_valid():
         upload: UploadedFile[bytes] = form.cleaned_data["file"]
         path = _save_upload(upload)
         token = path.stem
