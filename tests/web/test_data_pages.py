@@ -249,9 +249,7 @@ def test_an_upload_belongs_to_the_session_that_made_it(org: Org, settings: Any) 
     assert ImportRun.objects.count() == 0
 
 
-def test_an_oversized_file_is_stopped_as_it_arrives_and_refused(
-    org: Org, settings: Any
-) -> None:
+def test_an_oversized_file_is_stopped_as_it_arrives_and_refused(org: Org, settings: Any) -> None:
     settings.HEADWAY_UPLOAD_MAX_BYTES = 100
     response = upload(org.client(org.nora), "deals.csv", csv_bytes(deal_rows(NEW_WON)))
     assert response.status_code == 200
