@@ -117,6 +117,8 @@ def _staging(dataset: Dataset, path: Path) -> Staging:
         numeric_columns=_numeric_columns(dataset),
         timezone=Organization.current().timezone,
         step=_step,
+        memory_limit=str(getattr(settings, "HEADWAY_IMPORT_MEMORY_LIMIT", "") or "") or None,
+        spill_dir=Path(settings.DATA_DIR) / "tmp" / "imports",
     )
 
 

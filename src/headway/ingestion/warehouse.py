@@ -230,8 +230,18 @@ class Staging(Warehouse):
         numeric_columns: Iterable[str],
         timezone: str,
         step: Step = _no_step,
+        memory_limit: str | None = None,
+        spill_dir: Path | None = None,
     ) -> None:
         super().__init__(timezone)
+        if memory_limit:
+            # Past the limit DuckDB spills to `spill_dir` (an in-memory database has no
+            # folder of its own to spill to) rather than growing: a big import stays
+            # within a bounded share of the machine's memory, beside the web processes.
+            self.connection.execute("SET memory_limit = ?", [memory_limit])
+        if spill_dir is not None:
+            spill_dir.mkdir(parents=True, exist_ok=True)
+            self.connection.execute("SET temp_directory = ?", [str(spill_dir)])
         self.path = path
         self.shown_file = shown_file
         self.dataset = dataset

@@ -1,1 +1,1 @@
-"""The monthly report: built from the stored results and their analysis, as a page, PDF and Excel."""
+"""The monthly report, built from the stored results: a page, a PDF and an Excel file."""

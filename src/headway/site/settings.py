@@ -194,6 +194,10 @@ HEADWAY_WAREHOUSE_DIR = DATA_DIR / "warehouse"
 # `headway import` takes files up to HEADWAY_IMPORT_MAX_BYTES (1 GiB by default).
 HEADWAY_UPLOAD_MAX_BYTES = env_int("HEADWAY_UPLOAD_MAX_BYTES", 100 * 1024 * 1024)
 
+# The most memory one import's DuckDB may use before it spills to DATA_DIR/tmp/imports
+# (DuckDB's units: 2GB, 512MB...).
+HEADWAY_IMPORT_MEMORY_LIMIT = env_str("HEADWAY_IMPORT_MEMORY_LIMIT", "2GB")
+
 # Sources: Fernet keys that encrypt their credentials at rest, newest first (older keys
 # still decrypt, so keys can rotate). Required in production; elsewhere a key of the
 # installation's own is kept in DATA_DIR/credentials_key.
