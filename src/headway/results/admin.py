@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest
 
-from headway.results.models import ManualValue, Result
+from headway.accounts.models import User
+from headway.audit.services import audit_record
+from headway.ingestion.credentials import encrypt_secrets
+from headway.results.alerts import alert_channel_create
+from headway.results.models import AlertChannel, AlertSent, ManualValue, Result
 
 
 @admin.register(Result)
@@ -64,4 +71,59 @@ class ManualValueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class AlertChannelForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The webhook's URL is typed in once and kept encrypted; it is never shown again."""
+
+    url = forms.URLField(
+        label="Webhook URL",
+        required=False,
+        help_text="Slack or Microsoft Teams incoming webhook; leave empty to keep the stored one.",
+        widget=forms.PasswordInput(render_value=False),
+    )
+
+    class Meta:
+        model = AlertChannel
+        fields = ["kind", "label", "team", "is_active"]
+
+
+@admin.register(AlertChannel)
+class AlertChannelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = AlertChannelForm
+    list_display = ["label", "kind", "team", "is_active"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        url = form.cleaned_data.get("url") or ""
+        user = request.user if isinstance(request.user, User) else None
+        if not change:
+            if not url:
+                raise ValidationError("a new channel needs its webhook URL")
+            created = alert_channel_create(
+                kind=obj.kind, label=obj.label, url=url, team_id=obj.team_id, by=user
+            )
+            obj.pk = created.pk
+            return
+        with transaction.atomic():
+            if url:
+                obj.url_encrypted = encrypt_secrets({"url": url})
+            obj.save()
+            audit_record(
+                actor=user,
+                action="alert_channel.update",
+                target=obj,
+                after={"label": obj.label, "active": obj.is_active, "url": bool(url)},
+            )
+
+
+@admin.register(AlertSent)
+class AlertSentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["kpi", "period", "reason", "sent_at"]
+    readonly_fields = [field.name for field in AlertSent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -1,10 +1,15 @@
-"""What the worker does for results: recompute what a sync's new data touched."""
+"""What the worker does for results: recompute what a sync's new data touched, and alert
+the owners of KPIs that turned red or are forecast to miss."""
 
 from __future__ import annotations
 
+import datetime
+import time
+
 from headway.ingestion.models import ImportRun
 from headway.jobs.worker import JobContext, JobFailed
-from headway.results.services import results_refresh_dataset
+from headway.results.alerts import forecast_chance, send_alerts
+from headway.results.services import kpis_reading, results_refresh_dataset
 
 
 def refresh_dataset(context: JobContext) -> None:
@@ -20,3 +25,21 @@ def refresh_dataset(context: JobContext) -> None:
     )
     if problems:
         raise JobFailed("; ".join(problems))
+    keys = kpis_reading(str(payload.get("dataset", "")))
+    if keys:
+        send_alerts(kpi_keys=keys, chance=forecast_chance)
+
+
+# The red check runs at most this often (seconds); forecasts only after a recompute.
+RED_CHECK_EVERY = 600
+_last_red_check = float("-inf")
+
+
+def check_red(now: datetime.datetime) -> None:
+    """Alerts the owners of KPIs whose latest period is red (a target revised on the web
+    can turn a KPI red without new data)."""
+    global _last_red_check
+    if time.monotonic() - _last_red_check < RED_CHECK_EVERY:
+        return
+    _last_red_check = time.monotonic()
+    send_alerts()

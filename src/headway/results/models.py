@@ -96,3 +96,59 @@ class ManualValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kpi.key} {self.period}: {self.value} ({self.status})"
+
+
+class AlertChannel(models.Model):
+    """Where alerts go besides the KPI owner's e-mail: a Slack or Microsoft Teams incoming
+    webhook, for one team's KPIs or (no team) for every KPI. The URL is a secret (anyone
+    holding it may post), so it is kept encrypted like sources' credentials."""
+
+    class Kind(models.TextChoices):
+        SLACK = "slack", "Slack"
+        TEAMS = "teams", "Microsoft Teams"
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    label = models.CharField(_("name"), max_length=200)
+    team = models.ForeignKey(
+        "accounts.Team",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_channels",
+    )
+    url_encrypted = models.TextField(_("webhook URL (encrypted)"))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["label"]
+        verbose_name = _("alert channel")
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.kind})"
+
+
+class AlertSent(models.Model):
+    """That a KPI's owner was alerted for a period: at most one alert per KPI and period."""
+
+    class Reason(models.TextChoices):
+        RED = "red", _("Off track")
+        FORECAST = "forecast", _("Forecast to miss")
+
+    kpi = models.ForeignKey(Kpi, on_delete=models.CASCADE, related_name="alerts")
+    period = models.CharField(_("period"), max_length=10)
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    message = models.TextField(_("message"))
+    sent_at = models.DateTimeField(_("sent at"))
+    delivered = models.JSONField(_("delivered to"), default=list, blank=True)
+    failed = models.JSONField(_("not delivered to"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at"]
+        verbose_name = _("alert")
+        constraints = [
+            models.UniqueConstraint(fields=["kpi", "period"], name="one_alert_per_kpi_and_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kpi.key} {self.period}: {self.reason}"
