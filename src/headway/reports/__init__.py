@@ -1,1 +1,1 @@
-"""The monthly report, built from the stored results: a page, a PDF and an Excel file."""
+"""The monthly report: built from the stored results, as a page, a PDF and an Excel file."""

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "headway.kpis",
     "headway.ingestion",
     "headway.results",
+    "headway.reports",
     "headway.web",
     "headway.api",
     # Only for its static files (the API docs page's Swagger UI), served by WhiteNoise.

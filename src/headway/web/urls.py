@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from headway.web.views import account, data, editing, manual, pages, sources, tokens
+from headway.web.views import account, data, editing, manual, pages, reports, sources, tokens
 
 app_name = "web"
 
@@ -30,6 +30,10 @@ urlpatterns = [
     path("goals/<slug:key>/", pages.goal_detail, name="goal"),
     path("goals/<slug:key>/edit/", editing.goal_edit, name="goal_edit"),
     path("teams/<slug:key>/", pages.team_detail, name="team"),
+    path("reports/", reports.report_latest, name="reports"),
+    path("reports/<str:period>/", reports.report_page, name="report"),
+    path("reports/<str:period>/report.pdf", reports.report_pdf_download, name="report_pdf"),
+    path("reports/<str:period>/report.xlsx", reports.report_xlsx_download, name="report_xlsx"),
     path("kpis/new/", editing.kpi_new, name="kpi_new"),
     path("kpis/formula-check/", editing.formula_check, name="formula_check"),
     path("kpis/preview/", editing.kpi_preview, name="kpi_preview"),

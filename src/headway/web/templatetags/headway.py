@@ -15,9 +15,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from headway.results.selectors import SPARKLINE_PERIODS, KpiCard
-from headway.web import charts
-from headway.web.formatting import (
+from headway.reports import charts
+from headway.reports.formatting import (
     NO_VALUE,
     TREND_ARROWS,
     Amount,
@@ -28,6 +27,7 @@ from headway.web.formatting import (
     status_of,
     trend_words,
 )
+from headway.results.selectors import SPARKLINE_PERIODS, KpiCard
 from headway.web.queries import Rights
 
 register = template.Library()
@@ -103,7 +103,7 @@ def sparkline(card: KpiCard) -> SafeString:
 
 @register.simple_tag
 def safe_svg(svg: str) -> SafeString:
-    """SVG made by `headway.web.charts`, which escapes all text itself."""
+    """SVG made by `headway.reports.charts`, which escapes all text itself."""
     return mark_safe(svg)  # noqa: S308
 
 

@@ -34,11 +34,11 @@ from headway.kpis.models import Kpi
 from headway.kpis.services import formula_problems, kpi_create, kpi_update, target_revise
 from headway.lib.periods import Grain as PeriodGrain
 from headway.lib.periods import period_containing
+from headway.reports.formatting import kpi_value_text
 from headway.results.manual import manual_results_refresh
 from headway.results.selectors import target_history
 from headway.results.services import results_recompute
 from headway.web import queries
-from headway.web.formatting import kpi_value_text
 from headway.web.forms import GoalForm, KpiForm, TargetForm, service_errors
 from headway.web.views.common import CONFLICT_MESSAGE, require
 

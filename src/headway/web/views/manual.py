@@ -24,6 +24,7 @@ from headway.accounts.models import User
 from headway.audit.errors import ConflictError
 from headway.kpis.choices import EntryKind, Unit
 from headway.kpis.models import Kpi
+from headway.reports.formatting import period_name
 from headway.results.manual import (
     GridRow,
     can_decide_values,
@@ -36,7 +37,6 @@ from headway.results.manual import (
     manual_values_submit,
 )
 from headway.results.models import ManualValue
-from headway.web.formatting import period_name
 from headway.web.views.common import CONFLICT_MESSAGE, require
 
 # Thousands separators and spaces people type in numbers ("1,234", "1 234").

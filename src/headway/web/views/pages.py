@@ -18,18 +18,12 @@ from headway.goals.models import Goal
 from headway.ingestion.freshness import kpi_data_freshness
 from headway.kpis.choices import EntryKind
 from headway.kpis.models import Kpi, Measure
+from headway.reports.formatting import kpi_sentence, measure_sentence
+from headway.reports.kpi_charts import kpi_chart_svg
 from headway.results import selectors
 from headway.results.models import Result
 from headway.results.selectors import KpiCard
-from headway.web import charts, queries
-from headway.web.formatting import (
-    grain_word,
-    kpi_sentence,
-    kpi_value_text,
-    measure_sentence,
-    period_name,
-    status_of,
-)
+from headway.web import queries
 from headway.web.views.common import is_htmx
 
 BREAKDOWN_PERIODS = 6
@@ -103,45 +97,6 @@ def _measure_lines(measures: list[Measure]) -> list[MeasureLine]:
     ]
 
 
-def _chart(kpi: Kpi, results: list[Result], targets: list[Any], currency: str) -> str:
-    latest = next((result for result in reversed(results) if result.value is not None), None)
-
-    def value_text(value: float) -> str:
-        return kpi_value_text(value, kpi.unit, currency)
-
-    if latest is not None:
-        description = _(
-            "%(name)s %(grain)s from %(first)s to %(last)s, against the target in force. "
-            "The latest value, for %(period)s, is %(value)s against a target of %(target)s "
-            "(%(status)s)."
-        ) % {
-            "name": kpi.name,
-            "grain": grain_word(kpi.grain),
-            "first": period_name(results[0].period, results[0].period_start),
-            "last": period_name(results[-1].period, results[-1].period_start),
-            "period": period_name(latest.period, latest.period_start),
-            "value": kpi_value_text(latest.value, kpi.unit, currency),
-            "target": kpi_value_text(latest.target, kpi.unit, currency),
-            "status": status_of(latest.status).label,
-        }
-    else:
-        description = _("%(name)s has no values yet.") % {"name": kpi.name}
-    return charts.kpi_chart(
-        results,
-        targets,
-        words=charts.ChartWords(
-            title=_("%(name)s against its target") % {"name": kpi.name},
-            description=description,
-            value=_("Value"),
-            target=_("Target"),
-            change=_("New target"),
-            no_data=_("No values yet"),
-        ),
-        format_value=value_text,
-        ident=f"chart-{kpi.key}",
-    )
-
-
 def _breakdown(
     kpi: Kpi, dimensions: list[str], wanted: str | None
 ) -> queries.BreakdownTable | None:
@@ -195,7 +150,7 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
         "measures": _measure_lines(measures),
         "dimensions": dimensions,
         "breakdown": _breakdown(kpi, dimensions, request.GET.get("by")),
-        "chart": _chart(kpi, results, total_targets, currency),
+        "chart": kpi_chart_svg(kpi, results, total_targets, currency),
         "latest": card.latest,
         "periods": [result.period for result in reversed(results)],
         "data": data,

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from django.utils import translation
 
-from headway.web.charts import ChartWords, kpi_chart, nice_ticks, sparkline
-from headway.web.formatting import attainment_text, kpi_value_text, number_text, period_name
+from headway.reports.charts import ChartWords, kpi_chart, nice_ticks, sparkline
+from headway.reports.formatting import attainment_text, kpi_value_text, number_text, period_name
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -158,3 +158,33 @@ def test_periods_read_as_words_in_each_language() -> None:
     with translation.override("zh-hant"):
         assert period_name("2026-07") == "2026年7月"
         assert period_name("2026-Q3") == "2026 年第 3 季"
+
+
+def test_a_forecast_band_is_shaded_and_extends_the_periods_past_the_last_value() -> None:
+    band = [("2026-04", 0.065, 0.075), ("2026-05", Decimal("0.06"), Decimal("0.09"))]
+    svg = kpi_chart(points(), [], words=words(), band=band)
+    root = ET.fromstring(svg)
+    shaded = root.find(f"{SVG}g[@class='forecast-band']")
+    assert shaded is not None
+    polygon = child(shaded, "polygon")
+    assert len(polygon.get("points", "").split()) == 4  # two periods, upper and lower
+    texts = [element.text for element in root.iter(f"{SVG}text")]
+    assert "2026-05" in texts  # a period after the last value, on the axis
+    assert "Forecast range" in texts
+    # The range's top is inside the plot: the y axis grew to hold it.
+    assert "0.1" in texts
+
+
+def test_anomalies_are_ringed_and_named_in_the_legend() -> None:
+    svg = kpi_chart(points(), [], words=words(), anomalies={"2026-02"})
+    root = ET.fromstring(svg)
+    (ring,) = root.findall(f"{SVG}circle[@class='anomaly']")
+    assert "2026-02" in (child(ring, "title").text or "")
+    assert "Unusual value" in [element.text for element in root.iter(f"{SVG}text")]
+
+
+def test_without_a_band_or_anomalies_the_chart_is_as_before() -> None:
+    svg = kpi_chart(points(), [], words=words())
+    assert "forecast-band" not in svg
+    assert "anomaly" not in svg
+    assert "Forecast range" not in svg

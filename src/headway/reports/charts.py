@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -19,10 +19,15 @@ from xml.sax.saxutils import escape, quoteattr
 
 Amount = Decimal | float | int
 
-FONT = "'Noto Sans TC', 'PingFang TC', 'Microsoft JhengHei', sans-serif"
+# "Noto Sans CJK TC" (Debian's fonts-noto-cjk) first: it is the font WeasyPrint embeds in
+# the PDF report, and WeasyPrint's SVG text does not skip a quoted family it lacks (Chinese
+# then comes out in a Japanese font). Unquoted names are valid CSS for browsers too.
+FONT = "Noto Sans CJK TC, Noto Sans TC, PingFang TC, Microsoft JhengHei, sans-serif"
 VALUE_COLOUR = "#1f5fbf"
 TARGET_COLOUR = "#4d4d4d"
 MARKER_COLOUR = "#a34d00"
+BAND_COLOUR = "#1f5fbf"
+ANOMALY_COLOUR = "#b00020"
 GRID_COLOUR = "#d9d9d9"
 TEXT_COLOUR = "#333333"
 
@@ -69,6 +74,12 @@ class ChartWords:
     target: str = "Target"
     change: str = "Target changed"
     no_data: str = "No values yet"
+    forecast: str = "Forecast range"
+    anomaly: str = "Unusual value"
+
+
+# A forecast's range for one period: (period label, low, high).
+BandPoint = tuple[str, Amount, Amount]
 
 
 def _text(value: object) -> str:
@@ -175,12 +186,16 @@ def kpi_chart(
     ident: str = "kpi-chart",
     width: int = 720,
     height: int = 300,
+    band: Sequence[BandPoint] = (),
+    anomalies: Collection[str] = (),
 ) -> str:
     """A KPI's values per period as a line, the target in force as a step line, and a
     marker where a target version starts within the periods shown.
 
     `results` are one series in period order; `target_versions` are the versions to mark
-    (the caller picks them, e.g. those of the organisation's total).
+    (the caller picks them, e.g. those of the organisation's total). `band` is an optional
+    forecast range per period, shaded: periods after the last result extend the x axis.
+    `anomalies` are the labels of periods whose value is ringed as unusual.
     """
     ident = _ident(ident)
     title_id, desc_id = f"{ident}-title", f"{ident}-desc"
@@ -195,7 +210,13 @@ def kpi_chart(
     ]
     values = [_float(result.value) for result in results]
     targets = [_float(result.target) for result in results]
+    ranges = [
+        (label, low, high)
+        for label, low_amount, high_amount in band
+        if (low := _float(low_amount)) is not None and (high := _float(high_amount)) is not None
+    ]
     numbers = [number for number in values + targets if number is not None]
+    numbers += [number for _label, low, high in ranges for number in (low, high)]
     if not results or not numbers:
         parts.append(
             f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" '
@@ -208,11 +229,13 @@ def kpi_chart(
         high = low + 1
     ticks = nice_ticks(low, high)
     low, high = min(ticks[0], low), max(ticks[-1], high)
-    count = len(results)
-    band = plot_width / count
+    labels = [result.period for result in results]
+    labels += [label for label, _low, _high in ranges if label not in labels]
+    count = len(labels)
+    band_width = plot_width / count
 
     def x_of(index: int) -> float:
-        return round(left + (index + 0.5) * band, 1)
+        return round(left + (index + 0.5) * band_width, 1)
 
     def y_of(number: float) -> float:
         return round(top + plot_height - (number - low) / (high - low) * plot_height, 1)
@@ -235,12 +258,28 @@ def kpi_chart(
     )
     # Period labels, thinned out to what fits.
     every = max(1, math.ceil(count / max(1, plot_width // 64)))
-    for index, result in enumerate(results):
+    for index, label in enumerate(labels):
         if index % every:
             continue
         parts.append(
             f'<text x="{x_of(index)}" y="{height - bottom + 18}" text-anchor="middle" '
-            f'fill="{TEXT_COLOUR}">{_text(result.period)}</text>'
+            f'fill="{TEXT_COLOUR}">{_text(label)}</text>'
+        )
+
+    # The forecast range: a shaded area from low to high through its periods.
+    if ranges:
+        where = {label: index for index, label in enumerate(labels)}
+        ordered = sorted(ranges, key=lambda item: where[item[0]])
+        upper = [f"{x_of(where[label])},{y_of(high)}" for label, _low, high in ordered]
+        lower = [f"{x_of(where[label])},{y_of(low)}" for label, low, _high in reversed(ordered)]
+        tip = "; ".join(
+            f"{label}: {format_value(low)} – {format_value(high)}" for label, low, high in ordered
+        )
+        parts.append(
+            f'<g class="forecast-band"><title>{_text(f"{words.forecast}: {tip}")}</title>'
+            f'<polygon points="{" ".join(upper + lower)}" fill="{BAND_COLOUR}" '
+            f'fill-opacity="0.15" stroke="{BAND_COLOUR}" stroke-opacity="0.4" '
+            'stroke-width="1"/></g>'
         )
 
     # The target in force: a step line, one flat piece per period, joined at changes.
@@ -251,7 +290,8 @@ def kpi_chart(
             previous = None
             continue
         y = y_of(target)
-        x_start, x_end = round(x_of(index) - band / 2, 1), round(x_of(index) + band / 2, 1)
+        half = band_width / 2
+        x_start, x_end = round(x_of(index) - half, 1), round(x_of(index) + half, 1)
         path.append(f"{'L' if previous is not None else 'M'}{x_start},{y}")
         path.append(f"L{x_end},{y}")
         previous = target
@@ -270,7 +310,7 @@ def kpi_chart(
         index = next(
             i for i, result in enumerate(results) if result.period_start >= version.effective_start
         )
-        x = round(x_of(index) - band / 2, 1)
+        x = round(x_of(index) - band_width / 2, 1)
         row = sum(1 for other in placed if abs(other - x) < 70) % 2
         placed.append(x)
         amount = _float(version.value)
@@ -303,6 +343,12 @@ def kpi_chart(
         tip = f"{result.period}: {format_value(value)}"
         if target is not None:
             tip += f" ({words.target} {format_value(target)})"
+        if result.period in anomalies:
+            parts.append(
+                f'<circle class="anomaly" cx="{x_of(index)}" cy="{y_of(value)}" r="8" '
+                f'fill="none" stroke="{ANOMALY_COLOUR}" stroke-width="2">'
+                f"<title>{_text(f'{words.anomaly}: {tip}')}</title></circle>"
+            )
         parts.append(
             f'<circle cx="{x_of(index)}" cy="{y_of(value)}" r="3.5" fill="{VALUE_COLOUR}">'
             f"<title>{_text(tip)}</title></circle>"
@@ -319,7 +365,23 @@ def kpi_chart(
         f'stroke="{TARGET_COLOUR}" stroke-width="2" stroke-dasharray="6 4"/>'
         f'<text x="{left + 180}" y="{legend_y + 4}">{_text(words.target)}</text>'
         f'<text x="{left + 300}" y="{legend_y + 4}" fill="{MARKER_COLOUR}">'
-        f"◆ {_text(words.change)}</text></g>"
+        f"◆ {_text(words.change)}</text>"
     )
-    parts.append("</svg>")
+    # The forecast range and unusual values, when shown, under the period labels.
+    extra_x, extra_y = left, height - 10
+    if ranges:
+        parts.append(
+            f'<rect x="{extra_x}" y="{extra_y - 6}" width="24" height="12" '
+            f'fill="{BAND_COLOUR}" fill-opacity="0.15" stroke="{BAND_COLOUR}" '
+            'stroke-opacity="0.4"/>'
+            f'<text x="{extra_x + 30}" y="{extra_y + 4}">{_text(words.forecast)}</text>'
+        )
+        extra_x += 150
+    if any(result.period in anomalies for result in results):
+        parts.append(
+            f'<circle cx="{extra_x + 8}" cy="{extra_y}" r="6" fill="none" '
+            f'stroke="{ANOMALY_COLOUR}" stroke-width="2"/>'
+            f'<text x="{extra_x + 20}" y="{extra_y + 4}">{_text(words.anomaly)}</text>'
+        )
+    parts.append("</g></svg>")
     return "".join(parts)
