@@ -33,6 +33,7 @@ from headway.kpis.choices import EntryKind
 from headway.kpis.models import Kpi, KpiGoal, TargetVersion
 from headway.lib.periods import Grain, Period, PeriodLabelError, parse_period_label
 from headway.lib.periods import period_containing as containing
+from headway.reports.charts import BandPoint
 from headway.reports.formatting import (
     attainment_text,
     kpi_value_text,
@@ -41,6 +42,7 @@ from headway.reports.formatting import (
     status_of,
 )
 from headway.reports.kpi_charts import kpi_chart_svg
+from headway.results.analysis import KpiAnalysis, analyse_kpi
 from headway.results.choices import ManualStatus, Status
 from headway.results.manual import organization_today
 from headway.results.models import ManualValue, Result
@@ -405,10 +407,23 @@ def _comments(kpis: Sequence[Kpi], periods: dict[int, Period]) -> dict[int, str]
     return found
 
 
-def build_report(*, period: str, team: Team | None = None, language: str = "en") -> Report:
+def _analysis(kpi: Kpi, period: str) -> KpiAnalysis | None:
+    """The analysis of the KPI's period: its insights, forecast band and unusual values
+    (None for a KPI it cannot analyse, e.g. one with no results)."""
+    try:
+        return analyse_kpi(kpi, period)
+    except (HeadwayError, ValueError):
+        return None
+
+
+def build_report(
+    *, period: str, team: Team | None = None, language: str = "en", analysis: bool = True
+) -> Report:
     """The report of `period` (a label: 2026-03) for the company, or for `team` and the
     teams under it, with its text in `language`. An unknown or future period, or an unknown
-    language, is a HeadwayError."""
+    language, is a HeadwayError. With `analysis`, each card has the analysis's insights and
+    its chart the forecast band and unusual values (a few queries per KPI, and statsforecast
+    the first time)."""
     organization = Organization.current()
     code = report_language(language)
     reported = report_period(period, organization)
@@ -447,6 +462,16 @@ def build_report(*, period: str, team: Team | None = None, language: str = "en")
             target = current.target if current else None
             attainment = current.attainment if current else None
             stale_items = late.get(kpi.key, [])
+            found = _analysis(kpi, own.label) if analysis else None
+            band: list[BandPoint] = []
+            if found is not None and found.forecast is not None:
+                band = [
+                    (point.period, Decimal(repr(point.low80)), Decimal(repr(point.high80)))
+                    for point in found.forecast.points
+                ]
+            insights: tuple[str, ...] = ()
+            if found is not None:
+                insights = tuple(found.insights_zh if code == "zh-hant" else found.insights_en)
             cards[kpi.pk] = KpiCard(
                 key=kpi.key,
                 name=kpi.name,
@@ -465,10 +490,17 @@ def build_report(*, period: str, team: Team | None = None, language: str = "en")
                 attainment_text=attainment_text(attainment),
                 previous_attainment=before.attainment if before else None,
                 chart_svg=kpi_chart_svg(
-                    kpi, history[-CHART_PERIODS:], versions[kpi.pk], currency, height=260
+                    kpi,
+                    history[-CHART_PERIODS:],
+                    versions[kpi.pk],
+                    currency,
+                    height=260,
+                    band=band,
+                    anomalies=found.anomalies if found is not None else (),
                 ),
                 owner_comment=comments.get(kpi.pk, ""),
                 stale_datasets=tuple(item.dataset for item in stale_items),
+                insights=insights,
             )
             previous_labels[kpi.key] = own.shift(-1).label
             if stale_items:
