@@ -99,3 +99,26 @@ def test_the_pdf_download(org: Org) -> None:
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF-")
     assert 'filename="headway-report-2024-03-en.pdf"' in response["Content-Disposition"]
+
+
+def test_a_person_chooses_which_reports_to_receive_and_in_which_language(org: Org) -> None:
+    from headway.accounts.models import Team
+    from headway.reports.models import ReportSubscription
+
+    north = Team.objects.get(key="north")
+    client = org.client(org.mo)
+    page = client.get("/me/reports/").content.decode()
+    assert 'name="company"' in page
+    assert f'name="team-{north.pk}"' in page
+
+    client.post("/me/reports/", {"company": "zh-hant", f"team-{north.pk}": "en"})
+    chosen = {
+        (item.team_id, item.language) for item in ReportSubscription.objects.filter(user=org.mo)
+    }
+    assert chosen == {(None, "zh-hant"), (north.pk, "en")}
+
+    client.post("/me/reports/", {"company": "", f"team-{north.pk}": "en"})
+    chosen = {
+        (item.team_id, item.language) for item in ReportSubscription.objects.filter(user=org.mo)
+    }
+    assert chosen == {(north.pk, "en")}

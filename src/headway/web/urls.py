@@ -31,6 +31,7 @@ urlpatterns = [
     path("goals/<slug:key>/edit/", editing.goal_edit, name="goal_edit"),
     path("teams/<slug:key>/", pages.team_detail, name="team"),
     path("reports/", reports.report_latest, name="reports"),
+    path("me/reports/", reports.report_subscriptions, name="report_subscriptions"),
     path("reports/<str:period>/", reports.report_page, name="report"),
     path("reports/<str:period>/report.pdf", reports.report_pdf_download, name="report_pdf"),
     path("reports/<str:period>/report.xlsx", reports.report_xlsx_download, name="report_xlsx"),
