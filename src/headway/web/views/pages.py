@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from headway.accounts.models import Organization, Team
@@ -18,9 +20,11 @@ from headway.goals.models import Goal
 from headway.ingestion.freshness import kpi_data_freshness
 from headway.kpis.choices import EntryKind
 from headway.kpis.models import Kpi, Measure
+from headway.reports.charts import BandPoint
 from headway.reports.formatting import kpi_sentence, measure_sentence
 from headway.reports.kpi_charts import kpi_chart_svg
 from headway.results import selectors
+from headway.results.analysis import KpiAnalysis, analyse_kpi
 from headway.results.models import Result
 from headway.results.selectors import KpiCard
 from headway.web import queries
@@ -129,6 +133,7 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
         stale=[item for item in data if item.stale],
     )
     total_targets = [version for version in history if not version.where_dimension]
+    analysis = _analysis(kpi) if results else None
     definition = ""
     if kpi.entry == EntryKind.FORMULA:
         definition = kpi_sentence(
@@ -150,12 +155,45 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
         "measures": _measure_lines(measures),
         "dimensions": dimensions,
         "breakdown": _breakdown(kpi, dimensions, request.GET.get("by")),
-        "chart": kpi_chart_svg(kpi, results, total_targets, currency),
+        "chart": kpi_chart_svg(
+            kpi,
+            results,
+            total_targets,
+            currency,
+            band=_band(analysis),
+            anomalies=analysis.anomalies if analysis is not None else (),
+        ),
+        "analysis": analysis,
+        "insights": _insights(analysis),
         "latest": card.latest,
         "periods": [result.period for result in reversed(results)],
         "data": data,
     }
     return render(request, "web/kpi_detail.html", context)
+
+
+def _analysis(kpi: Kpi) -> KpiAnalysis | None:
+    """The KPI's analysis for its latest period (None when it cannot be analysed)."""
+    try:
+        return analyse_kpi(kpi)
+    except (HeadwayError, ValueError):
+        return None
+
+
+def _band(analysis: KpiAnalysis | None) -> list[BandPoint]:
+    if analysis is None or analysis.forecast is None:
+        return []
+    return [
+        (point.period, Decimal(repr(point.low80)), Decimal(repr(point.high80)))
+        for point in analysis.forecast.points
+    ]
+
+
+def _insights(analysis: KpiAnalysis | None) -> list[str]:
+    if analysis is None:
+        return []
+    chinese = (get_language() or "").lower().startswith("zh")
+    return list(analysis.insights_zh if chinese else analysis.insights_en)
 
 
 @login_required
