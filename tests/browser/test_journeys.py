@@ -164,3 +164,21 @@ def test_an_admin_sees_a_datasets_freshness_and_the_kinds_of_source(
         assert label in kinds
     page.click("#source-kinds >> text=HubSpot")
     assert page.locator("input[name=secret_access_token][type=password]").count() == 1
+
+
+def test_a_manager_opens_the_monthly_report_and_downloads_its_pdf(
+    demo: Demo, new_page: Any
+) -> None:
+    page = new_page()
+    sign_in(page, demo, ADMIN)
+    page.goto(f"{demo.url}/reports/")
+    page.wait_for_url(re.compile(r"/reports/\d{4}-\d{2}/"))
+    assert page.locator("main svg").count() > 0
+    screenshot(page, "report")
+    with page.expect_download() as download_info:
+        page.click("a[href$='report.pdf']")
+    download = download_info.value
+    path = download.path()
+    assert path is not None
+    with open(path, "rb") as handle:
+        assert handle.read(5) == b"%PDF-"
