@@ -19,7 +19,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -28,7 +27,6 @@ from headway.accounts.models import User
 from headway.accounts.permissions import can_create_anything
 from headway.audit.errors import NotAllowed
 from headway.audit.services import audit_record, snapshot
-from headway.engine.data import quote_identifier, quote_literal
 from headway.engine.problems import HeadwayError, Problem
 from headway.ingestion.models import ImportRun, ImportStatus
 from headway.ingestion.services import (
@@ -40,7 +38,7 @@ from headway.ingestion.services import (
     import_file,
     preview_file,
 )
-from headway.ingestion.warehouse import MAX_REJECTED, BadValue
+from headway.ingestion.warehouse import MAX_REJECTED, BadValue, rows_to_parquet
 from headway.kpis.models import Dataset
 
 DEFAULT_MAX_PUSH_ROWS = 10_000
@@ -179,17 +177,7 @@ def _write_parquet(cells: list[dict[str, str | None]], columns: list[str], folde
             handle.write(json.dumps(row, ensure_ascii=False))
             handle.write("\n")
     path = folder / PUSHED_FILE
-    types = "{" + ", ".join(f"{quote_literal(name)}: 'VARCHAR'" for name in columns) + "}"
-    names = ", ".join(quote_identifier(name) for name in columns)
-    connection = duckdb.connect(":memory:")
-    try:
-        connection.execute(
-            f"COPY (SELECT {names} FROM read_json({quote_literal(str(lines))}, "  # noqa: S608
-            f"format = 'newline_delimited', columns = {types}, maximum_object_size = 1048576)) "
-            f"TO {quote_literal(str(path))} (FORMAT parquet)"
-        )
-    finally:
-        connection.close()
+    rows_to_parquet(lines, columns, path)
     return path
 
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -28,13 +27,13 @@ from headway.accounts.models import User
 from headway.accounts.permissions import can_create_anything, is_admin
 from headway.audit.errors import NotAllowed, check_version
 from headway.audit.services import audit_record, snapshot
-from headway.engine.data import quote_identifier, quote_literal
 from headway.engine.problems import HeadwayError, Problem
 from headway.ingestion.credentials import SecretsUnreadable, decrypt_secrets, encrypt_secrets
 from headway.ingestion.models import ImportRun, ImportStatus, Source
 from headway.ingestion.services import _abandon_stale_runs, _dataset_lock, _run_finish, import_file
 from headway.ingestion.sources import KINDS, kind_named
 from headway.ingestion.sources.base import FetchContext, RowSink, SourceError, config_problems
+from headway.ingestion.warehouse import rows_to_parquet
 from headway.jobs.models import Job
 from headway.jobs.services import job_enqueue
 from headway.kpis.models import Dataset
@@ -196,22 +195,6 @@ def source_sync_request(
     return job
 
 
-def rows_to_parquet(lines: Path, columns: list[str], path: Path) -> None:
-    """Rows of text cells, one JSON object a line, as a Parquet file whose columns are all
-    text, as a CSV's are (null stays null, an empty string stays empty)."""
-    types = "{" + ", ".join(f"{quote_literal(name)}: 'VARCHAR'" for name in columns) + "}"
-    names = ", ".join(quote_identifier(name) for name in columns)
-    connection = duckdb.connect(":memory:")
-    try:
-        connection.execute(
-            f"COPY (SELECT {names} FROM read_json({quote_literal(str(lines))}, "  # noqa: S608
-            f"format = 'newline_delimited', columns = {types}, maximum_object_size = 16777216)) "
-            f"TO {quote_literal(str(path))} (FORMAT parquet)"
-        )
-    finally:
-        connection.close()
-
-
 def _record_run(
     source: Source, by: User | None, *, error: str, started: datetime.datetime
 ) -> ImportRun:
@@ -236,6 +219,11 @@ def _record_run(
                 error=error,
             )
     return run
+
+
+def latest_sync_job(source: Source) -> Job | None:
+    """The source's latest sync job (queued, running or done), or None."""
+    return Job.objects.filter(kind=SYNC_JOB, dedupe_key=f"sync:{source.pk}").order_by("-pk").first()
 
 
 @dataclass(frozen=True)

@@ -728,6 +728,22 @@ def _all_match(counts: dict[str, int], target: str) -> bool:
     return kind is not None and counts.get(kind) == counts["all"]
 
 
+def rows_to_parquet(lines: Path, columns: list[str], path: Path) -> None:
+    """Rows of text cells, one JSON object a line, as a Parquet file whose columns are all
+    text, as a CSV's are (null stays null, an empty string stays empty)."""
+    types = "{" + ", ".join(f"{quote_literal(name)}: 'VARCHAR'" for name in columns) + "}"
+    names = ", ".join(quote_identifier(name) for name in columns)
+    connection = duckdb.connect(":memory:")
+    try:
+        connection.execute(
+            f"COPY (SELECT {names} FROM read_json({quote_literal(str(lines))}, "
+            f"format = 'newline_delimited', columns = {types}, maximum_object_size = 16777216)) "
+            f"TO {quote_literal(str(path))} (FORMAT parquet)"
+        )
+    finally:
+        connection.close()
+
+
 def replace_table(temporary: Path, table: Path) -> None:
     """Puts the new table in place in one step, and makes the rename itself durable."""
     os.replace(temporary, table)

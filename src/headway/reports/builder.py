@@ -33,7 +33,6 @@ from headway.kpis.choices import EntryKind
 from headway.kpis.models import Kpi, KpiGoal, TargetVersion
 from headway.lib.periods import Grain, Period, PeriodLabelError, parse_period_label
 from headway.lib.periods import period_containing as containing
-from headway.reports.charts import BandPoint
 from headway.reports.formatting import (
     attainment_text,
     kpi_value_text,
@@ -41,8 +40,7 @@ from headway.reports.formatting import (
     period_name,
     status_of,
 )
-from headway.reports.kpi_charts import kpi_chart_svg
-from headway.results.analysis import KpiAnalysis, analyse_kpi
+from headway.reports.kpi_charts import forecast_band, kpi_analysis, kpi_chart_svg
 from headway.results.choices import ManualStatus, Status
 from headway.results.manual import organization_today
 from headway.results.models import ManualValue, Result
@@ -407,15 +405,6 @@ def _comments(kpis: Sequence[Kpi], periods: dict[int, Period]) -> dict[int, str]
     return found
 
 
-def _analysis(kpi: Kpi, period: str) -> KpiAnalysis | None:
-    """The analysis of the KPI's period: its insights, forecast band and unusual values
-    (None for a KPI it cannot analyse, e.g. one with no results)."""
-    try:
-        return analyse_kpi(kpi, period)
-    except (HeadwayError, ValueError):
-        return None
-
-
 def build_report(
     *, period: str, team: Team | None = None, language: str = "en", analysis: bool = True
 ) -> Report:
@@ -462,13 +451,8 @@ def build_report(
             target = current.target if current else None
             attainment = current.attainment if current else None
             stale_items = late.get(kpi.key, [])
-            found = _analysis(kpi, own.label) if analysis else None
-            band: list[BandPoint] = []
-            if found is not None and found.forecast is not None:
-                band = [
-                    (point.period, Decimal(repr(point.low80)), Decimal(repr(point.high80)))
-                    for point in found.forecast.points
-                ]
+            found = kpi_analysis(kpi, own.label) if analysis else None
+            band = forecast_band(found)
             insights: tuple[str, ...] = ()
             if found is not None:
                 insights = tuple(found.insights_zh if code == "zh-hant" else found.insights_en)

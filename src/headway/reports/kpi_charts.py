@@ -4,12 +4,15 @@ page, the report page, the PDF and the e-mail all show."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
+from headway.engine.problems import HeadwayError
 from headway.kpis.models import Kpi, TargetVersion
 from headway.reports import charts
 from headway.reports.formatting import grain_word, kpi_value_text, period_name, status_of
+from headway.results.analysis import KpiAnalysis, analyse_kpi
 from headway.results.models import Result
 
 
@@ -68,3 +71,22 @@ def kpi_chart_svg(
         width=width,
         height=height,
     )
+
+
+def kpi_analysis(kpi: Kpi, period: str | None = None) -> KpiAnalysis | None:
+    """The analysis of the KPI's period (its latest by default), or None for a KPI it
+    cannot analyse (one with no results, say)."""
+    try:
+        return analyse_kpi(kpi, period)
+    except (HeadwayError, ValueError):
+        return None
+
+
+def forecast_band(analysis: KpiAnalysis | None) -> list[charts.BandPoint]:
+    """The analysis's 80% forecast range per period, as a chart draws it."""
+    if analysis is None or analysis.forecast is None:
+        return []
+    return [
+        (point.period, Decimal(repr(point.low80)), Decimal(repr(point.high80)))
+        for point in analysis.forecast.points
+    ]

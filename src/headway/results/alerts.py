@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -29,6 +28,7 @@ from headway.kpis.choices import EntryKind
 from headway.kpis.models import Kpi
 from headway.lib.http import HttpError, SafeHttpClient
 from headway.results.choices import Status
+from headway.results.manual import organization_today
 from headway.results.models import AlertChannel, AlertSent, Result
 
 logger = logging.getLogger("headway.results")
@@ -46,14 +46,6 @@ class Due:
     result: Result
     reason: str
     chance: float | None = None
-
-
-def _today(organization: Organization) -> datetime.date:
-    try:
-        zone: datetime.tzinfo = zoneinfo.ZoneInfo(organization.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = datetime.UTC
-    return timezone.localdate(timezone=zone)
 
 
 def forecast_chance(kpi: Kpi, period: str) -> float | None:
@@ -102,12 +94,11 @@ def due_alerts(
 ) -> list[Due]:
     """The alerts due now: each active KPI's latest period (up to today) that is red, or,
     with `chance`, forecast to be met with less than a 30% chance; not yet alerted."""
-    organization = Organization.current()
     kpis = Kpi.objects.filter(is_active=True).select_related("owner", "team")
     if kpi_keys is not None:
         kpis = kpis.filter(key__in=list(kpi_keys))
     listed = list(kpis)
-    latest = _latest_results(listed, _today(organization))
+    latest = _latest_results(listed, organization_today())
     sent = set(AlertSent.objects.filter(kpi__in=listed).values_list("kpi_id", "period"))
     due = []
     for kpi in listed:

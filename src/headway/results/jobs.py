@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime
 import time
 
+from headway.ingestion.freshness import kpi_datasets
 from headway.ingestion.models import ImportRun
 from headway.jobs.worker import JobContext, JobFailed
 from headway.results.alerts import forecast_chance, send_alerts
-from headway.results.services import kpis_reading, results_refresh_dataset
+from headway.results.services import results_refresh_dataset
 
 
 def refresh_dataset(context: JobContext) -> None:
@@ -25,7 +26,8 @@ def refresh_dataset(context: JobContext) -> None:
     )
     if problems:
         raise JobFailed("; ".join(problems))
-    keys = kpis_reading(str(payload.get("dataset", "")))
+    dataset = str(payload.get("dataset", ""))
+    keys = [key for key, read in kpi_datasets().items() if dataset in read]
     if keys:
         send_alerts(kpi_keys=keys, chance=forecast_chance)
 

@@ -167,20 +167,6 @@ def results_refresh_kpi(*, key: str, by: User | None) -> list[str]:
     return []
 
 
-def _kpis_reading(workspace: Workspace, dataset_key: str) -> tuple[str, ...]:
-    return tuple(
-        key for key, kpi in workspace.kpis.items() if dataset_key in workspace.kpi_datasets(kpi)
-    )
-
-
-def kpis_reading(dataset_key: str) -> tuple[str, ...]:
-    """The keys of the active formula KPIs whose measures read the dataset."""
-    try:
-        return _kpis_reading(app_workspace(), dataset_key)
-    except HeadwayError:
-        return ()
-
-
 def results_refresh_dataset(
     *, dataset_key: str, by: User | None, touched_from: datetime.datetime | None = None
 ) -> list[str]:
@@ -195,7 +181,9 @@ def results_refresh_dataset(
     is already in place either way."""
     try:
         workspace = app_workspace()
-        keys = _kpis_reading(workspace, dataset_key)
+        keys = tuple(
+            key for key, kpi in workspace.kpis.items() if dataset_key in workspace.kpi_datasets(kpi)
+        )
         if not keys:
             return []
         if touched_from is None:

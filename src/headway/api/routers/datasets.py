@@ -32,9 +32,8 @@ from headway.ingestion.push import (
     push_rows,
 )
 from headway.ingestion.services import import_file, table_path
-from headway.ingestion.syncs import SYNC_JOB, source_sync_request
+from headway.ingestion.syncs import latest_sync_job, source_sync_request
 from headway.ingestion.uploads import upload_limit
-from headway.jobs.models import Job
 from headway.kpis.models import Dataset
 from headway.results.services import results_refresh_dataset
 
@@ -181,11 +180,7 @@ class SourceOut(Schema):
 
     @classmethod
     def of(cls, source: Source) -> SourceOut:
-        job = (
-            Job.objects.filter(kind=SYNC_JOB, dedupe_key=f"sync:{source.pk}")
-            .order_by("-pk")
-            .first()
-        )
+        job = latest_sync_job(source)
         return cls(
             kind=source.kind,
             name=source.name,

@@ -13,6 +13,7 @@ the source and the system; never a traceback.
 
 from __future__ import annotations
 
+import abc
 import datetime
 import decimal
 import json
@@ -174,7 +175,7 @@ class FetchContext:
     statement_timeout: float = 300.0
 
 
-class SourceKind:
+class SourceKind(abc.ABC):
     """One kind of source. Subclasses set the class attributes and implement `fetch`.
 
     `config_model` holds what may be shown again (URL, object, field mapping, schedule
@@ -197,6 +198,7 @@ class SourceKind:
             self.secrets_model, secrets
         )
 
+    @abc.abstractmethod
     def fetch(
         self,
         config: Mapping[str, Any],
@@ -207,7 +209,6 @@ class SourceKind:
     ) -> str | None:
         """Writes the rows changed since `cursor` (all rows when None or not incremental)
         into `sink` and returns the cursor for the next sync (None: no cursor)."""
-        raise NotImplementedError
 
 
 def _retry_after(response: Response, attempt: int) -> float:

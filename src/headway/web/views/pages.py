@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -20,11 +19,10 @@ from headway.goals.models import Goal
 from headway.ingestion.freshness import kpi_data_freshness
 from headway.kpis.choices import EntryKind
 from headway.kpis.models import Kpi, Measure
-from headway.reports.charts import BandPoint
 from headway.reports.formatting import kpi_sentence, measure_sentence
-from headway.reports.kpi_charts import kpi_chart_svg
+from headway.reports.kpi_charts import forecast_band, kpi_analysis, kpi_chart_svg
 from headway.results import selectors
-from headway.results.analysis import KpiAnalysis, analyse_kpi
+from headway.results.analysis import KpiAnalysis
 from headway.results.models import Result
 from headway.results.selectors import KpiCard
 from headway.web import queries
@@ -133,7 +131,7 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
         stale=[item for item in data if item.stale],
     )
     total_targets = [version for version in history if not version.where_dimension]
-    analysis = _analysis(kpi) if results else None
+    analysis = kpi_analysis(kpi) if results else None
     definition = ""
     if kpi.entry == EntryKind.FORMULA:
         definition = kpi_sentence(
@@ -160,7 +158,7 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
             results,
             total_targets,
             currency,
-            band=_band(analysis),
+            band=forecast_band(analysis),
             anomalies=analysis.anomalies if analysis is not None else (),
         ),
         "analysis": analysis,
@@ -170,23 +168,6 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
         "data": data,
     }
     return render(request, "web/kpi_detail.html", context)
-
-
-def _analysis(kpi: Kpi) -> KpiAnalysis | None:
-    """The KPI's analysis for its latest period (None when it cannot be analysed)."""
-    try:
-        return analyse_kpi(kpi)
-    except (HeadwayError, ValueError):
-        return None
-
-
-def _band(analysis: KpiAnalysis | None) -> list[BandPoint]:
-    if analysis is None or analysis.forecast is None:
-        return []
-    return [
-        (point.period, Decimal(repr(point.low80)), Decimal(repr(point.high80)))
-        for point in analysis.forecast.points
-    ]
 
 
 def _insights(analysis: KpiAnalysis | None) -> list[str]:

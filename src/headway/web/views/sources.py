@@ -30,8 +30,12 @@ from headway.engine.problems import HeadwayError
 from headway.ingestion.freshness import dataset_freshness
 from headway.ingestion.models import ImportRun, ImportStatus, Source
 from headway.ingestion.sources import KINDS, kind_named
-from headway.ingestion.syncs import SYNC_JOB, source_create, source_sync_request, source_update
-from headway.jobs.models import Job
+from headway.ingestion.syncs import (
+    latest_sync_job,
+    source_create,
+    source_sync_request,
+    source_update,
+)
 from headway.kpis.models import Dataset
 from headway.web.forms import HeadwayForm
 from headway.web.views.common import require
@@ -266,13 +270,7 @@ def status_context(dataset: Dataset, user: Any) -> dict[str, Any]:
     """What the live status shows: running imports, the source, its queued sync, and the
     data's freshness."""
     source = Source.objects.filter(dataset=dataset).first()
-    job = None
-    if source is not None:
-        job = (
-            Job.objects.filter(kind=SYNC_JOB, dedupe_key=f"sync:{source.pk}")
-            .order_by("-pk")
-            .first()
-        )
+    job = latest_sync_job(source) if source is not None else None
     running = list(
         ImportRun.objects.filter(dataset=dataset, status=ImportStatus.RUNNING).order_by("-pk")[:3]
     )
