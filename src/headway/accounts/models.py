@@ -21,6 +21,20 @@ class Organization(models.Model):
     language = models.CharField(
         _("default language"), max_length=10, choices=Language.choices, default=Language.EN
     )
+    # How often KPIs are reviewed: the worker opens a review cycle per period of this grain
+    # (empty: cycles are opened by hand only).
+    review_grain = models.CharField(
+        _("review cadence"),
+        max_length=10,
+        blank=True,
+        default="quarter",
+        choices=[
+            ("", _("By hand only")),
+            ("month", _("Every month")),
+            ("quarter", _("Every quarter")),
+            ("year", _("Every year")),
+        ],
+    )
     version = models.PositiveIntegerField(default=1)
 
     class Meta:

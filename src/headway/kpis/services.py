@@ -206,3 +206,34 @@ def target_revise(
             actor=by, action="target.create", target=target, after=snapshot(target), reason=reason
         )
     return target
+
+
+def kpi_retire(*, kpi: Kpi, by: User | None, reason: str, reference: str = "") -> Kpi:
+    """Stops computing and showing a KPI; its results, targets and history stay.
+
+    `reference` names what decided it (e.g. a review decision)."""
+    if by is not None and not can_edit_team_things(by, kpi.team_id):
+        raise NotAllowed("only an admin or a manager of the KPI's team may retire it")
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "say why the KPI is retired"})
+    with transaction.atomic():
+        current = Kpi.objects.select_for_update().get(pk=kpi.pk)
+        if not current.is_active:
+            raise ValidationError({"kpi": f"KPI {current.key} is already retired"})
+        before = snapshot(current)
+        current.is_active = False
+        current.version += 1
+        current.save()
+        after = snapshot(current)
+        if reference:
+            after["decided_by_reference"] = reference
+        audit_record(
+            actor=by,
+            action="kpi.retire",
+            target=current,
+            before=before,
+            after=after,
+            reason=reason,
+        )
+    return current

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "headway.kpis",
     "headway.ingestion",
     "headway.results",
+    "headway.reviews",
     "headway.reports",
     "headway.web",
     "headway.api",
@@ -198,6 +199,8 @@ HEADWAY_UPLOAD_MAX_BYTES = env_int("HEADWAY_UPLOAD_MAX_BYTES", 100 * 1024 * 1024
 # The most memory one import's DuckDB may use before it spills to DATA_DIR/tmp/imports
 # (DuckDB's units: 2GB, 512MB...).
 HEADWAY_IMPORT_MEMORY_LIMIT = env_str("HEADWAY_IMPORT_MEMORY_LIMIT", "2GB")
+# The address people reach Headway at, for links in e-mails (empty: mails carry no links).
+HEADWAY_SITE_URL = env_str("HEADWAY_SITE_URL", "")
 
 # Sources: Fernet keys that encrypt their credentials at rest, newest first (older keys
 # still decrypt, so keys can rotate). Required in production; elsewhere a key of the
