@@ -220,6 +220,49 @@ def _seed_manual_kpi() -> None:
     )
 
 
+def _seed_review() -> None:
+    """The review of the last complete quarter, planned for next week and chaired by the
+    CEO with the managers and a salesperson: the demo of the review cycle."""
+    import datetime
+    import zoneinfo
+
+    from headway.accounts.models import Organization, User
+    from headway.lib.periods import Grain, period_containing
+    from headway.reviews.services import cycle_create, meeting_create
+    from headway.web.queries import organization_today
+
+    people = {user.email: user for user in User.objects.filter(email__endswith="@tea-shop.example")}
+    chair = people.get("david@tea-shop.example")
+    if chair is None:
+        return
+    organization = Organization.current()
+    today = organization_today(organization)
+    quarter = period_containing(Grain.QUARTER, today, organization.fiscal_year_start).shift(-1)
+    cycle = cycle_create(by=chair, period=quarter.label, title=f"{quarter.label} 季度檢討 (review)")
+    day = today + datetime.timedelta(days=7)
+    meeting_create(
+        by=chair,
+        cycle=cycle,
+        title=f"{quarter.label} 經營會議 (Quarterly business review)",
+        scheduled_at=datetime.datetime(
+            day.year, day.month, day.day, 10, tzinfo=zoneinfo.ZoneInfo(organization.timezone)
+        ),
+        location="台北總部 3F 會議室",
+        chair=chair,
+        participants=[
+            people[email]
+            for email in (
+                "mei@tea-shop.example",
+                "grace@tea-shop.example",
+                "tina@tea-shop.example",
+                "leo@tea-shop.example",
+            )
+            if email in people
+        ],
+        comments_due=day - datetime.timedelta(days=2),
+    )
+
+
 def _gunicorn(bind: str, workers: int, environment: dict[str, str]) -> None:
     import subprocess
 
@@ -282,6 +325,7 @@ def demo(directory: Path | None, port: int, no_serve: bool) -> None:
     summary = results_recompute(by=None)
     click.echo(f"Computed {summary.results} results for {summary.kpis} KPIs.")
     _seed_manual_kpi()
+    _seed_review()
     logins = []
     for email, role in DEMO_PEOPLE:
         person = User.objects.filter(email=email).first()
