@@ -15,7 +15,7 @@ from headway.accounts.models import User
 from headway.audit.services import audit_record
 from headway.ingestion.credentials import encrypt_secrets
 from headway.results.alerts import alert_channel_create
-from headway.results.models import AlertChannel, AlertSent, ManualValue, Result
+from headway.results.models import AlertChannel, AlertSent, ManualValue, PeriodLock, Result
 
 
 @admin.register(Result)
@@ -126,4 +126,29 @@ class AlertSentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(PeriodLock)
+class PeriodLockAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Read-only: periods are closed and reopened on the Periods page, audited."""
+
+    list_display = [
+        "period",
+        "start",
+        "end",
+        "locked_by",
+        "locked_at",
+        "reopened_by",
+        "reopened_at",
+    ]
+    list_select_related = ["locked_by", "reopened_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -18,6 +18,9 @@ Entries are never overwritten. A new entry for a period supersedes the pending o
 once it counts, the approved one), which stay with their status set to superseded; a
 rejected entry stays too. Results are only made for the organisation's total: a KPI
 entered by hand has no data, so no dimensions to break it down by.
+
+A closed period (see `headway.results.locks`) takes no new value and no decision, and its
+Results stay as they are, until an admin reopens it.
 """
 
 from __future__ import annotations
@@ -55,6 +58,13 @@ from headway.lib.periods import (
     period_containing,
 )
 from headway.results.choices import ManualStatus
+from headway.results.locks import (
+    active_locks,
+    exclude_locked,
+    is_period_locked,
+    locked_problem,
+    locked_spans,
+)
 from headway.results.models import ManualValue, Result
 
 # The value column holds 30 digits, 10 of them after the point.
@@ -247,22 +257,24 @@ def _result_of(kpi: Kpi, entry: ManualValue, engine_kpi: ResolvedKpi, period: Pe
 
 def _write_results(kpi: Kpi, starts: Iterable[datetime.date] | None = None) -> int:
     """Makes the KPI's Results follow its approved values: for the periods starting on
-    `starts`, or all of them (then any other Result of the KPI goes). Returns how many
-    Results there are now for those periods. Runs inside the caller's transaction."""
+    `starts`, or all of them (then any other Result of the KPI goes). The Results of
+    closed periods stay as they are. Returns how many Results were written. Runs inside
+    the caller's transaction."""
     fiscal_year_start = Organization.current().fiscal_year_start
+    spans = locked_spans()
     approved = ManualValue.objects.filter(kpi=kpi, status=ManualStatus.APPROVED)
-    stale = Result.objects.filter(kpi=kpi)
+    stale = exclude_locked(Result.objects.filter(kpi=kpi), spans)
     if starts is not None:
         wanted = sorted(set(starts))
         approved = approved.filter(period_start__in=wanted)
         stale = stale.filter(group_dimension="", period_start__in=wanted)
     engine_kpi = _engine_kpi(kpi, fiscal_year_start)
     grain = Grain(kpi.grain)
-    rows = [
-        _result_of(kpi, entry, engine_kpi, _period_of(entry, grain, fiscal_year_start))
-        for entry in approved
-        if entry.value is not None
-    ]
+    rows = []
+    for entry in approved:
+        period = _period_of(entry, grain, fiscal_year_start)
+        if entry.value is not None and not is_period_locked(period.start, period.last_day, spans):
+            rows.append(_result_of(kpi, entry, engine_kpi, period))
     stale.delete()
     Result.objects.bulk_create(rows)
     return len(rows)
@@ -384,7 +396,8 @@ def manual_values_submit(
     since, a value left as it was read is skipped and a changed one is a ConflictError.
 
     Returns the new entries; none, and no audit row, when nothing changed. Invalid input
-    raises ValidationError keyed by each label at fault.
+    raises ValidationError keyed by each label at fault, as does a changed value of a
+    closed period (one left as it was changes nothing, so it is no fault).
     """
     comment = comment.strip()
     with transaction.atomic():
@@ -403,6 +416,8 @@ def manual_values_submit(
         )
         before: list[dict[str, Any]] = []
         created: list[ManualValue] = []
+        locks = list(active_locks())
+        closed: dict[str, list[str]] = {}
         now = timezone.now()
         for start in sorted(wanted):
             period, value, label = wanted[start]
@@ -424,6 +439,12 @@ def manual_values_submit(
                 )
             if _same(value, latest.value if latest else None):
                 continue
+            problem = locked_problem(period.label, period.start, period.last_day, locks=locks)
+            if problem is not None:
+                # A closed period keeps its values: nothing is saved (the transaction
+                # is rolled back below), and every closed period is named.
+                closed[label] = [problem]
+                continue
             for old in (pending, approved if at_once else None):
                 if old is not None:
                     before.append(_brief(old))
@@ -443,6 +464,8 @@ def manual_values_submit(
                     decided_at=now if at_once else None,
                 )
             )
+        if closed:
+            raise ValidationError(closed)
         if not created:
             return []
         if at_once:
@@ -473,7 +496,8 @@ def manual_value_decide(
     """Approves or rejects pending entries of the KPI: all of them, or none.
 
     An approved entry supersedes the period's approved one and becomes its Result; a
-    rejected one counts for nothing and stays in the history with the note.
+    rejected one counts for nothing and stays in the history with the note. Entries of a
+    closed period wait until an admin reopens it (ValidationError keyed by the period).
     """
     note = note.strip()
     if len(note) > MAX_COMMENT:
@@ -507,6 +531,16 @@ def manual_value_decide(
                 )
             if entry.entered_by_id == by.pk and kpi.owner_id != by.pk:
                 raise NotAllowed("only the KPI's owner may approve or reject their own entry")
+        locks = list(active_locks())
+        fiscal_year_start = Organization.current().fiscal_year_start
+        closed: dict[str, list[str]] = {}
+        for entry in entries:
+            period = _period_of(entry, Grain(kpi.grain), fiscal_year_start)
+            problem = locked_problem(entry.period, period.start, period.last_day, locks=locks)
+            if problem is not None:
+                closed.setdefault(entry.period, []).append(problem)
+        if closed:
+            raise ValidationError(closed)
         live = _live(kpi, [entry.period_start for entry in entries])
         superseded = []
         now = timezone.now()

@@ -152,3 +152,58 @@ class AlertSent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kpi.key} {self.period}: {self.reason}"
+
+
+class PeriodLock(models.Model):
+    """A closed period: while a lock is active (not reopened), the Results and the values
+    entered by hand of every KPI period lying inside the locked days stay as they are.
+
+    Locks are never deleted or edited: a reopen fills in the reopen fields (who, when,
+    why), and locking the period again makes a new lock, so the history of closing and
+    reopening stays. Only the reopen fields of a lock ever change.
+    """
+
+    period = models.CharField(_("period"), max_length=10)
+    grain = models.CharField(_("grain"), max_length=10)
+    start = models.DateField(_("first day"))
+    end = models.DateField(_("last day"))
+    reason = models.TextField(_("reason"), blank=True)
+    locked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("locked by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    locked_at = models.DateTimeField(_("locked at"))
+    reopened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reopened by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reopened_at = models.DateTimeField(_("reopened at"), null=True, blank=True)
+    reopen_reason = models.TextField(_("reason for reopening"), blank=True)
+
+    class Meta:
+        ordering = ["-start", "-locked_at", "-pk"]
+        verbose_name = _("period lock")
+        verbose_name_plural = _("period locks")
+        constraints = [
+            # At most one active lock of the same days; a reopened one may be locked again.
+            models.UniqueConstraint(
+                fields=["start", "end"],
+                condition=models.Q(reopened_at__isnull=True),
+                name="one_active_lock_per_span",
+            ),
+        ]
+        indexes = [models.Index(fields=["reopened_at", "start"])]
+
+    def __str__(self) -> str:
+        state = "locked" if self.is_active else "reopened"
+        return f"{self.period} ({state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.reopened_at is None

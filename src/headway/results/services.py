@@ -23,6 +23,7 @@ from headway.kpis.choices import EntryKind
 from headway.kpis.models import Dataset, Kpi
 from headway.kpis.workspace_io import workspace_data
 from headway.lib.periods import Grain, Period, period_containing
+from headway.results.locks import exclude_locked, is_period_locked, locked_spans
 from headway.results.manual import manual_results_refresh
 from headway.results.models import Result
 
@@ -55,6 +56,8 @@ class RecomputeSummary:
     kpis: int
     results: int
     seconds: float
+    # Periods left as they were because they are closed (see headway.results.locks).
+    locked_periods: int = 0
 
 
 def _data_as_of(workspace: Workspace) -> datetime.datetime | None:
@@ -76,7 +79,10 @@ def results_recompute(
     end: Period | None = None,
 ) -> RecomputeSummary:
     """Runs the engine for the KPIs (all active ones by default) and stores every value,
-    the organisation's totals and each group of the dimensions their data shares."""
+    the organisation's totals and each group of the dimensions their data shares.
+
+    The Results of closed periods (locked, see `headway.results.locks`) stay exactly as
+    they are: none of them is deleted or replaced."""
     began = timezone.now()
     workspace = app_workspace()
     unknown = [key for key in kpi_keys if key not in workspace.kpis]
@@ -103,34 +109,44 @@ def results_recompute(
     as_of = _data_as_of(workspace)
     kpis = {kpi.key: kpi for kpi in Kpi.objects.filter(key__in=keys)}
     now = timezone.now()
-    rows = []
+    rows: list[tuple[Period, Result]] = []
     for result, breakdown in computed:
         for row in result.rows:
             rows.append(
-                Result(
-                    kpi=kpis[row.kpi],
-                    period=row.period.label,
-                    period_start=row.period.start,
-                    group_dimension=breakdown or "",
-                    group_value=(row.group or "") if breakdown else "",
-                    value=_decimal(row.value),
-                    target=_decimal(row.target),
-                    attainment=_decimal(row.attainment),
-                    status=row.status.value,
-                    measures=_measure_values(workspace, result, row),
-                    computed_at=now,
-                    data_as_of=as_of,
+                (
+                    row.period,
+                    Result(
+                        kpi=kpis[row.kpi],
+                        period=row.period.label,
+                        period_start=row.period.start,
+                        group_dimension=breakdown or "",
+                        group_value=(row.group or "") if breakdown else "",
+                        value=_decimal(row.value),
+                        target=_decimal(row.target),
+                        attainment=_decimal(row.attainment),
+                        status=row.status.value,
+                        measures=_measure_values(workspace, result, row),
+                        computed_at=now,
+                        data_as_of=as_of,
+                    ),
                 )
             )
     with transaction.atomic():
-        stale = Result.objects.filter(kpi__in=kpis.values())
+        # Read in the writing transaction, so that a period closed while the engine ran
+        # is left alone too.
+        spans = locked_spans()
+        locked = {
+            period for period, _ in rows if is_period_locked(period.start, period.last_day, spans)
+        }
+        fresh = [result for period, result in rows if period not in locked]
+        stale = exclude_locked(Result.objects.filter(kpi__in=kpis.values()), spans)
         if start is not None:
             stale = stale.filter(period_start__gte=start.start)
         if end is not None:
             stale = stale.filter(period_start__lte=end.last_day)
         removed = stale.count()
         stale.delete()
-        Result.objects.bulk_create(rows, batch_size=2000)
+        Result.objects.bulk_create(fresh, batch_size=2000)
         audit_record(
             actor=by,
             action="results.recompute",
@@ -138,14 +154,17 @@ def results_recompute(
             object_label=f"{len(kpis)} KPIs",
             before={"results": removed},
             after={
-                "results": len(rows),
+                "results": len(fresh),
                 "kpis": sorted(kpis),
                 "from": start.label if start else None,
                 "to": end.label if end else None,
+                "locked_periods": sorted({period.label for period in locked}),
             },
         )
     seconds = (timezone.now() - began).total_seconds()
-    return RecomputeSummary(kpis=len(kpis), results=len(rows), seconds=seconds)
+    return RecomputeSummary(
+        kpis=len(kpis), results=len(fresh), seconds=seconds, locked_periods=len(locked)
+    )
 
 
 def results_refresh_kpi(*, key: str, by: User | None) -> list[str]:
