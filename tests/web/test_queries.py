@@ -19,9 +19,10 @@ from tests.web.conftest import WON, Org, deal_rows, write_deals
 
 pytestmark = pytest.mark.django_db
 
-# Today: 10 for the home page (12 for a manager), 19 for a KPI page (21: the analysis of
-# its latest period takes 6 of them); room for a few more.
-HOME_MOST = 12
+# Today: 12 for the home page (13 for a manager: the bell's unread count and the check for
+# review to-dos are one each), 19 for a KPI page (21: the analysis of its latest period
+# takes 6 of them); room for a few more on KPI pages.
+HOME_MOST = 13
 KPI_MOST = 23
 
 

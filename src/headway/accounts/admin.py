@@ -1,4 +1,4 @@
-"""The admin for the organisation, teams, people and API tokens.
+"""The admin for the organisation, teams, people, API tokens and sign-in safeguards.
 
 `AuditedModelAdmin` makes the admin's writes follow Headway's rules: each save or delete
 writes its audit row in the same transaction, and a saved object's `version` moves on, so
@@ -16,7 +16,17 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from headway.accounts.models import ApiToken, Membership, Organization, Team, User
+from headway.accounts.models import (
+    ApiToken,
+    Membership,
+    Organization,
+    RecoveryCode,
+    SignInFailure,
+    Team,
+    TwoFactor,
+    User,
+)
+from headway.accounts.two_factor import two_factor_disable
 from headway.audit.services import audit_record, snapshot
 
 
@@ -226,6 +236,67 @@ class ApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "last_used_at",
         "revoked_at",
     ]
+    exclude = ["digest"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SignInFailure)
+class SignInFailureAdmin(AuditedModelAdmin):
+    """Failed sign-ins that count toward the throttle; deleting them lets the account in
+    from that address again at once."""
+
+    list_display = ["username", "ip", "at"]
+    search_fields = ["username", "ip"]
+    readonly_fields = ["username", "ip", "at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(TwoFactor)
+class TwoFactorAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Who has two-step sign-in on. Deleting one turns it off for a person who lost both
+    their phone and their recovery codes; the secret itself is never shown."""
+
+    list_display = ["user", "confirmed_at"]
+    search_fields = ["user__email"]
+    readonly_fields = ["user", "created_at", "confirmed_at"]
+    exclude = ["secret", "last_step"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        actor = _actor(request)
+        assert actor is not None
+        two_factor_disable(by=actor, person=obj.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(RecoveryCode)
+class RecoveryCodeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Whether people's recovery codes were used; only their hashes are stored."""
+
+    list_display = ["user", "used_at"]
+    search_fields = ["user__email"]
+    readonly_fields = ["user", "used_at"]
     exclude = ["digest"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -1,4 +1,5 @@
-"""The organisation, its teams (a tree) and its people with their roles."""
+"""The organisation, its teams (a tree), its people with their roles, and what guards
+their sign-in (failed attempts, second factors)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from headway.accounts.choices import Language, Role
@@ -164,3 +166,59 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class SignInFailure(models.Model):
+    """A failed sign-in (a wrong password or second-factor code) for an account from an
+    address, kept while the throttle's window lasts (see headway.accounts.throttle).
+
+    Rows in the database rather than counters in a cache: Django's default cache lives in
+    one process, and every web process must see the same failures."""
+
+    username = models.CharField(max_length=254)
+    ip = models.CharField(max_length=45)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["username", "ip", "at"], name="sign_in_failure_lookup"),
+            models.Index(fields=["at"], name="sign_in_failure_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} from {self.ip} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class TwoFactor(models.Model):
+    """A person's second factor: a TOTP secret (RFC 6238, as authenticator apps use),
+    encrypted with the installation's key ring. It counts once confirmed with a code."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="two_factor")
+    secret = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(_("turned on"), null=True, blank=True)
+    # The last 30-second time step whose code was accepted: a code works only once.
+    last_step = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("two-step sign-in")
+
+    def __str__(self) -> str:
+        return f"two-step sign-in of {self.user}"
+
+
+class RecoveryCode(models.Model):
+    """A one-time code that replaces the authenticator app once. Only its hash is kept;
+    the codes are shown once, when they are made."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    digest = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "digest"], name="one_recovery_code_digest")
+        ]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user}"

@@ -7,6 +7,8 @@ check roles and teams, validate, and write the audit log), and present the resul
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.operation import Operation
@@ -15,6 +17,7 @@ from headway.accounts.choices import Role
 from headway.api.auth import SessionAuth, TokenAuth, caller_of
 from headway.api.docs import ASSET_URL_NAME, LocalSwagger, docs_asset
 from headway.api.errors import READ_ERRORS, install_error_handlers
+from headway.api.links import add_links
 from headway.api.routers import datasets, goals, kpis, manual, results, targets, teams
 from headway.api.schemas import MeOut
 
@@ -37,8 +40,8 @@ responses, never floats; requests may send a string or a number.
 **Updates** are PATCH with only the fields that change, plus the `version` you read (or an
 `If-Match` header with the ETag that GET returned): a stale version is refused with 409.
 
-**Errors** are `{"detail": "...", "errors": [{"field": "...", "message": "..."}]}`: 401 not
-signed in; 403 not allowed (role, team or a read-only token); 404 no such key; 409 stale
+**Errors** are `{"detail": "...", "errors": [{"field": "...", "message": "..."}]}`: 400 a
+body that cannot be read (not JSON); 401 not signed in; 403 not allowed (role, team or a read-only token); 404 no such key; 409 stale
 version or key taken; 422 invalid input; 428 update without a version.
 """
 
@@ -47,6 +50,13 @@ class HeadwayAPI(NinjaAPI):
     def get_openapi_operation_id(self, operation: Operation) -> str:
         # Short, stable ids (`kpis_update`) for generated clients; view names are unique.
         return operation.view_func.__name__
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> Any:
+        # The links between operations are declared in one place, headway.api.links.
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        return add_links(schema)
 
 
 api = HeadwayAPI(

@@ -3,6 +3,7 @@ input, each problem with the field it is about (`errors`). Bad input is never a 
 
 | status | when |
 |---|---|
+| 400 | a request body that cannot be read at all (not JSON; a broken form) |
 | 401 | no valid token or session |
 | 403 | the role, team or token scope does not allow it; a failed CSRF check |
 | 404 | no object with that key |
@@ -31,6 +32,7 @@ from headway.audit.errors import ConflictError
 from headway.engine.formula import FormulaError
 from headway.engine.problems import HeadwayError, Problem
 from headway.lib.periods import PeriodLabelError
+from headway.lib.security_log import security_event
 
 E = TypeVar("E", bound=Exception)
 logger = logging.getLogger(__name__)
@@ -95,6 +97,19 @@ def django_field_errors(error: DjangoValidationError) -> list[FieldError]:
     return [FieldError(field="", message=message) for message in error.messages]
 
 
+def _refused(event: str, errors: list[FieldError]) -> None:
+    """A line in the security log for input the engine refused (formulas, filters...)."""
+    security_event(
+        event,
+        level=logging.WARNING,
+        problems=len(errors),
+        reason="; ".join(
+            f"{error.field}: {error.message}" if error.field else error.message
+            for error in errors[:3]
+        ),
+    )
+
+
 def _handle(
     api: NinjaAPI, exc_class: type[E], handler: Callable[[HttpRequest, E], HttpResponse]
 ) -> None:
@@ -152,17 +167,21 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     def engine_error(request: HttpRequest, exc: HeadwayError) -> HttpResponse:
         errors = [FieldError(field=p.key or "", message=p.message) for p in exc.problems]
+        _refused("engine.refused", errors)
         return _invalid(api, request, errors)
 
     def engine_refused(request: HttpRequest, exc: EngineRefused) -> HttpResponse:
         errors = [FieldError(field=p.key or "", message=p.message) for p in exc.problems]
+        _refused("engine.refused", errors)
         detail = "the KPI system could no longer be computed after this change: " + "; ".join(
             f"{error.field}: {error.message}" if error.field else error.message for error in errors
         )
         return _respond(api, request, ErrorOut(detail=detail, errors=errors), 422)
 
     def formula_error(request: HttpRequest, exc: FormulaError) -> HttpResponse:
-        return _invalid(api, request, [FieldError(field="formula", message=str(exc))])
+        errors = [FieldError(field="formula", message=str(exc))]
+        _refused("formula.refused", errors)
+        return _invalid(api, request, errors)
 
     def period_error(request: HttpRequest, exc: PeriodLabelError) -> HttpResponse:
         return _invalid(api, request, [FieldError(field="period", message=str(exc))])
@@ -189,6 +208,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
 READ_ERRORS: dict[int, type[ErrorOut]] = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 WRITE_ERRORS: dict[int, type[ErrorOut]] = {
     **READ_ERRORS,
+    400: ErrorOut,
     403: ErrorOut,
     409: ConflictOut,
     422: ErrorOut,

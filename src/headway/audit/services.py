@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import models, transaction
 
 from headway.audit.models import AuditEntry
+from headway.lib.security_log import security_event
 
 if TYPE_CHECKING:
     from headway.accounts.models import User
@@ -56,7 +57,7 @@ def audit_record(
         object_id = object_id or str(target.pk)
         object_label = object_label or str(target)[:300]
     label = "system" if actor is None else actor.email or str(actor)
-    return AuditEntry.objects.create(
+    entry = AuditEntry.objects.create(
         actor=actor,
         actor_label=label,
         action=action,
@@ -67,11 +68,64 @@ def audit_record(
         after=_jsonable(dict(after)) if after is not None else None,
         reason=reason,
     )
+    rights = _rights_changed(entry)
+    if rights:
+        # Also a line in the security log, once the change is committed.
+        transaction.on_commit(
+            lambda: security_event(
+                "rights.change",
+                by=label,
+                action=action,
+                person=entry.object_label,
+                changes=rights,
+            )
+        )
+    return entry
 
 
-def changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    return {
-        key: (before.get(key), after.get(key))
-        for key in sorted(set(before) | set(after))
-        if before.get(key) != after.get(key)
+# What decides what a person may do: their role, whether they may sign in or use the
+# admin, the teams they manage, and how they sign in (second factor, tokens). A person
+# created with no more than a member's rights is not a change of rights.
+_RIGHTS_DEFAULTS: dict[str, Any] = {
+    "role": "member",
+    "is_staff": False,
+    "staff": False,
+    "is_superuser": False,
+    "superuser": False,
+    "is_active": True,
+    "active": True,
+}
+_RIGHTS_ACTIONS = frozenset(
+    {
+        "person.two_factor_on",
+        "person.two_factor_off",
+        "person.recovery_codes_renew",
+        "token.create",
+        "token.revoke",
     }
+)
+
+
+def _rights_changed(entry: AuditEntry) -> str:
+    """The changes of rights an audit row records, as `field:before>after` (or empty)."""
+    if entry.action in _RIGHTS_ACTIONS:
+        return entry.action.split(".", 1)[1]
+    before = entry.before if isinstance(entry.before, dict) else None
+    after = entry.after if isinstance(entry.after, dict) else {}
+    if entry.object_type == "accounts.membership" or "accounts.membership" in (
+        set(before or {}) | set(after)
+    ):
+        return "memberships"
+    if entry.object_type != "accounts.user":
+        return ""
+    if before is None:
+        # Created: compared with a plain member's rights (a viewer has fewer).
+        before = {field: _RIGHTS_DEFAULTS[field] for field in after if field in _RIGHTS_DEFAULTS}
+        if after.get("role") == "viewer":
+            before["role"] = "viewer"
+    changes = [
+        f"{field}:{before.get(field)}>{after.get(field)}"
+        for field in sorted(set(_RIGHTS_DEFAULTS) & (set(before) | set(after)))
+        if before.get(field) != after.get(field)
+    ]
+    return ",".join(changes)

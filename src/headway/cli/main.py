@@ -182,5 +182,6 @@ def main() -> None:
 # The application's commands register themselves on `cli`; importing them is cheap
 # (they import Django only when run).
 from headway.cli import app as _app  # noqa: E402, F401
+from headway.cli import backup as _backup  # noqa: E402, F401
 from headway.cli import report as _report  # noqa: E402, F401
 from headway.cli import worker as _worker  # noqa: E402, F401

@@ -38,25 +38,48 @@ def json_number(value: Number | None) -> Any:
     return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
+# A text cell starting with one of these is read by spreadsheets as a formula (or, for tab
+# and carriage return, may turn into one on a copy and paste): CSV/formula injection. The
+# group names come from the data, so a dataset could plant one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(text: str) -> str:
+    """Text a spreadsheet shows as text: a leading apostrophe before = + - @ tab or CR.
+    Numbers are written as they are: a spreadsheet reads -5 as a number."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def header(by: str | None) -> list[str]:
     return ["kpi", "period", *([by] if by else []), "value", "target", "attainment", "status"]
 
 
 def write_csv(rows: Sequence[ResultRow], by: str | None, out: TextIO) -> None:
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header(by))
+    out.write(_record([text_cell(name) for name in header(by)]))
     for row in rows:
-        writer.writerow(
-            [
-                row.kpi,
-                row.period.label,
-                *([row.group if row.group is not None else ""] if by else []),
-                number_text(row.value),
-                number_text(row.target),
-                number_text(row.attainment),
-                row.status.value,
-            ]
+        out.write(
+            _record(
+                [
+                    text_cell(row.kpi),
+                    text_cell(row.period.label),
+                    *([text_cell(row.group) if row.group is not None else ""] if by else []),
+                    number_text(row.value),
+                    number_text(row.target),
+                    number_text(row.attainment),
+                    text_cell(row.status.value),
+                ]
+            )
         )
+
+
+def _record(cells: list[str]) -> str:
+    """One CSV line ending in a line feed. A field holding a carriage return is quoted
+    too: the csv module quotes only the characters of its own line terminator, and an
+    unquoted CR would start a new row in a spreadsheet, right before the rest of the text
+    (a formula, say), unescaped."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    return buffer.getvalue()[:-2] + "\n"
 
 
 def write_json(rows: Sequence[ResultRow], by: str | None, out: TextIO) -> None:

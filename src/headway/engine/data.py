@@ -8,12 +8,15 @@ something is wrong do we go back to the file to name the exact line.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
+import tempfile
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import duckdb
 
@@ -30,6 +33,9 @@ OFFSET_PATTERN = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([Zz]|[+-]\d{2}(:?\d{2})?)$"
 MAX_XLSX_BYTES = 100 * 1024 * 1024
 MAX_XLSX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
 MAX_XLSX_COMPRESSION_RATIO = 200
+# The parts openpyxl holds in memory whole (shared strings above all, at about seven times
+# their size as Python strings): a sheet's cells are streamed, these are not.
+MAX_XLSX_LOADED_BYTES = 64 * 1024 * 1024
 MAX_XLSX_ROWS = 1_100_000
 MAX_XLSX_COLUMNS = 1000
 MAX_PROBLEMS_PER_COLUMN = 5
@@ -329,33 +335,52 @@ class Warehouse:
         return source
 
     def _open_xlsx(self, request: DatasetRequest, relation: str) -> _Source:
-        rows = _read_xlsx(request)
-        header = [str(value) if value is not None else "" for value in rows[0][1]]
-        _check_header(header, request.shown_file, "row 1")
-        names = [ROW_COLUMN, *header]
-        column_list = ", ".join(f"{quote_identifier(name)} VARCHAR" for name in names[1:])
-        self.connection.execute(
-            f"CREATE TEMP TABLE {relation} ({quote_identifier(ROW_COLUMN)} BIGINT, {column_list})"
-        )
-        width = len(header)
-        records = []
-        for sheet_row, values in rows[1:]:
-            if all(value is None for value in values):
-                continue
-            if len(values) > width and any(value is not None for value in values[width:]):
+        shown = request.shown_file
+        with contextlib.closing(_xlsx_rows(request)) as rows:
+            first = next(rows, None)
+            if first is None:
                 raise HeadwayError(
-                    Problem(
-                        f"row {sheet_row} has values beyond the {width} named columns",
-                        file=request.shown_file,
-                    )
+                    Problem("is empty: the first sheet needs a header row", file=shown)
                 )
-            cells = [_xlsx_text(value) for value in values[:width]]
-            cells += [None] * (width - len(cells))
-            records.append((sheet_row, *cells))
-        if records:
-            placeholders = ", ".join("?" for _ in names)
-            self.connection.executemany(f"INSERT INTO {relation} VALUES ({placeholders})", records)
+            header = [str(value) if value is not None else "" for value in first[1]]
+            _check_header(header, shown, "row 1")
+            names = [ROW_COLUMN, *header]
+            column_list = ", ".join(f"{quote_identifier(name)} VARCHAR" for name in names[1:])
+            self.connection.execute(
+                f"CREATE TEMP TABLE {relation} ({quote_identifier(ROW_COLUMN)} BIGINT, "
+                f"{column_list})"
+            )
+            # The rows go through a CSV file of our own into DuckDB's reader, as they are
+            # read: memory stays bounded whatever the sheet's size, and it is hundreds of
+            # times faster than inserting them one by one (executemany).
+            descriptor, name = tempfile.mkstemp(prefix="headway-xlsx-", suffix=".csv")
+            copy = Path(name)
+            try:
+                with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+                    written = _copy_xlsx_rows(rows, len(header), handle, shown)
+                if written:
+                    self._load_xlsx_copy(relation, names, copy, shown)
+            finally:
+                copy.unlink(missing_ok=True)
         return _Source(self.connection, relation, dict.fromkeys(header, "VARCHAR"), "row")
+
+    def _load_xlsx_copy(self, relation: str, names: list[str], copy: Path, shown: str) -> None:
+        types = [f"{quote_literal(ROW_COLUMN)}: 'BIGINT'"]
+        types += [f"{quote_literal(name)}: 'VARCHAR'" for name in names[1:]]
+        # Every text is quoted and a null is an empty unquoted field, so that an empty
+        # text stays an empty text (allow_quoted_nulls = false).
+        sql = (
+            f"INSERT INTO {relation} SELECT * FROM read_csv({quote_literal(str(copy))}, "
+            f"header = false, auto_detect = false, columns = {{{', '.join(types)}}}, "
+            "delim = ',', quote = '\"', escape = '\"', allow_quoted_nulls = false, "
+            "strict_mode = true)"
+        )
+        try:
+            self.connection.execute(sql)
+        except duckdb.Error as error:
+            raise HeadwayError(
+                Problem(f"cannot be read as .xlsx: {_first_line(error)}", file=shown)
+            ) from None
 
     # Checking -----------------------------------------------------------------------
 
@@ -660,10 +685,41 @@ def _xlsx_text(value: Any) -> str | None:
     return str(value)
 
 
-def _read_xlsx(request: DatasetRequest) -> list[tuple[int, tuple[Any, ...]]]:
-    """The first sheet's rows, refusing files that would expand into a memory bomb."""
-    path = request.file
-    shown = request.shown_file
+def _csv_field(text: str | None) -> str:
+    return "" if text is None else '"' + text.replace('"', '""') + '"'
+
+
+def _copy_xlsx_rows(
+    rows: Iterator[tuple[int, tuple[Any, ...]]], width: int, out: TextIO, shown: str
+) -> int:
+    """Writes the rows after the header as CSV records (sheet row, cells as text) to `out`;
+    returns how many. Rows without any value are left out."""
+    written = 0
+    for sheet_row, values in rows:
+        # tuple.count runs in C: a sheet whose declared size pads a million empty rows
+        # to a thousand columns each is skipped in seconds, not minutes.
+        if values.count(None) == len(values):
+            continue
+        if len(values) > width and values[width:].count(None) != len(values) - width:
+            raise HeadwayError(
+                Problem(f"row {sheet_row} has values beyond the {width} named columns", file=shown)
+            )
+        cells = [_csv_field(_xlsx_text(value)) for value in values[:width]]
+        cells += [""] * (width - len(cells))
+        try:
+            out.write(f"{sheet_row},{','.join(cells)}\n")
+        except UnicodeEncodeError:
+            raise HeadwayError(
+                Problem(f"row {sheet_row} holds text that is not valid Unicode", file=shown)
+            ) from None
+        written += 1
+    return written
+
+
+def _check_xlsx_archive(path: Path, shown: str) -> None:
+    """Refuses, before anything is decompressed, an archive that would expand into a
+    memory or CPU bomb: too large, too compressed, or whose parts that openpyxl reads
+    whole (shared strings, styles, the workbook...) are too large."""
     if path.stat().st_size > MAX_XLSX_BYTES:
         raise HeadwayError(
             Problem(f"is larger than {MAX_XLSX_BYTES // (1024 * 1024)} MB", file=shown)
@@ -684,10 +740,71 @@ def _read_xlsx(request: DatasetRequest) -> list[tuple[int, tuple[Any, ...]]]:
                     )
             if total > MAX_XLSX_UNCOMPRESSED_BYTES:
                 raise HeadwayError(Problem("is refused: it expands to more than 1 GB", file=shown))
+            loaded = _xlsx_loaded_bytes(archive)
     except zipfile.BadZipFile:
         raise HeadwayError(
             Problem("is not an .xlsx file (not a zip archive)", file=shown)
         ) from None
+    except (zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:
+        raise HeadwayError(
+            Problem(f"cannot be read as .xlsx: {_first_line(error)}", file=shown)
+        ) from None
+    if loaded > MAX_XLSX_LOADED_BYTES:
+        raise HeadwayError(
+            Problem(
+                f"is refused: its shared strings, styles and other parts besides the sheets "
+                f"expand to {loaded / (1024 * 1024):.0f} MB, more than the "
+                f"{MAX_XLSX_LOADED_BYTES // (1024 * 1024)} MB that are read into memory; "
+                "save the sheet as CSV instead",
+                file=shown,
+            )
+        )
+
+
+_WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+# Parts openpyxl reads whole by their name, whatever type the package declares for them.
+_READ_BY_NAME = ("[content_types].xml", "xl/styles.xml", "xl/theme/theme1.xml", "docprops/")
+
+
+def _xlsx_loaded_bytes(archive: zipfile.ZipFile) -> int:
+    """Uncompressed bytes of the parts openpyxl reads whole into memory when it opens a
+    workbook read-only: every part but the worksheets, which it streams."""
+    sheets: set[str] = set()
+    try:
+        manifest = archive.getinfo("[Content_Types].xml")
+    except KeyError:
+        manifest = None  # openpyxl refuses the file itself
+    if manifest is not None and manifest.file_size <= 1024 * 1024:
+        from openpyxl.packaging.manifest import Manifest
+        from openpyxl.xml.functions import fromstring
+
+        try:
+            package = Manifest.from_tree(fromstring(archive.read(manifest)))
+        except Exception:  # openpyxl refuses the file itself, with its own words
+            package = None
+        if package is not None:
+            sheets = {
+                part.PartName.lstrip("/")
+                for part in package.Override
+                if part.ContentType == _WORKSHEET_TYPE
+            }
+    total = 0
+    for info in archive.infolist():
+        name = info.filename
+        streamed = name in sheets and not (
+            name.lower().startswith(_READ_BY_NAME) or name.lower().endswith(".rels")
+        )
+        if not streamed:
+            total += info.file_size
+    return total
+
+
+def _xlsx_rows(request: DatasetRequest) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """The first sheet's rows with their numbers, streamed, after refusing files that would
+    expand into a bomb. Anything wrong found on the way is a HeadwayError."""
+    path = request.file
+    shown = request.shown_file
+    _check_xlsx_archive(path, shown)
 
     import openpyxl  # openpyxl uses defusedxml when it is installed, as it is here.
 
@@ -698,16 +815,20 @@ def _read_xlsx(request: DatasetRequest) -> list[tuple[int, tuple[Any, ...]]]:
             Problem(f"cannot be read as .xlsx: {_first_line(error)}", file=shown)
         ) from None
     try:
+        if not workbook.worksheets:
+            raise HeadwayError(Problem("has no worksheet", file=shown))
         sheet = workbook.worksheets[0]
-        rows: list[tuple[int, tuple[Any, ...]]] = []
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             if number > MAX_XLSX_ROWS:
                 raise HeadwayError(Problem(f"has more than {MAX_XLSX_ROWS:,} rows", file=shown))
             if len(values) > MAX_XLSX_COLUMNS:
                 raise HeadwayError(Problem(f"has more than {MAX_XLSX_COLUMNS} columns", file=shown))
-            rows.append((number, tuple(values)))
+            yield number, tuple(values)
+    except HeadwayError:
+        raise
+    except Exception as error:  # a broken sheet is found as it is read (XML, CRC, numbers)
+        raise HeadwayError(
+            Problem(f"cannot be read as .xlsx: {_first_line(error)}", file=shown)
+        ) from None
     finally:
         workbook.close()
-    if not rows:
-        raise HeadwayError(Problem("is empty: the first sheet needs a header row", file=shown))
-    return rows

@@ -8,6 +8,8 @@ validated tree is rendered back to SQL with every column name quoted.
 from __future__ import annotations
 
 import enum
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import sqlglot
@@ -16,6 +18,9 @@ from sqlglot.errors import ParseError, TokenError
 
 MAX_FILTER_LENGTH = 2000
 MAX_FILTER_DEPTH = 40
+# Unicode categories of control, format (zero-width, bidi), surrogate, private-use and
+# unassigned characters.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 
 
 class ColumnNeed(enum.StrEnum):
@@ -84,6 +89,15 @@ def _describe(node: exp.Expr) -> str:
     return f"{node.key.upper()}"
 
 
+# The numbers DuckDB reads as numbers: sqlglot's reader also takes shapes such as 1e400.5.
+_NUMBER = re.compile(r"(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def _check_number(literal: exp.Literal) -> None:
+    if not _NUMBER.fullmatch(str(literal.this)):
+        raise FilterError(f"{literal.this} is not a number: numbers look like 12, 0.5 or 1e3")
+
+
 class _Checker:
     def __init__(self) -> None:
         self.columns: list[str] = []
@@ -111,6 +125,8 @@ class _Checker:
             )
         if not isinstance(node.this, exp.Identifier):
             raise FilterError(f"{node.sql()} is not a column name")
+        if not node.this.name:
+            raise FilterError('"" is not a column name: a column name cannot be empty')
         return str(node.this.name)
 
     def condition(self, node: exp.Expr, depth: int) -> None:
@@ -142,8 +158,11 @@ class _Checker:
         if isinstance(node, exp.Neg):
             inner = node.this
             if isinstance(inner, exp.Literal) and not inner.is_string:
+                _check_number(inner)
                 return node
             raise FilterError("a minus sign is only allowed in front of a number")
+        if isinstance(node, exp.Literal) and not node.is_string:
+            _check_number(node)
         if isinstance(node, exp.Column | exp.Literal | exp.Boolean):
             return node
         if isinstance(node, exp.Null):
@@ -216,12 +235,24 @@ def parse_filter(text: str) -> Filter:
         raise FilterError("the filter is empty")
     if len(stripped) > MAX_FILTER_LENGTH:
         raise FilterError(f"the filter is longer than {MAX_FILTER_LENGTH} characters")
+    for character in stripped:
+        # DuckDB stops reading SQL at a NUL (the rest of the query is cut off), and
+        # invisible characters make a filter read differently from what it does.
+        if character not in "\t\n\r" and unicodedata.category(character) in _INVISIBLE:
+            raise FilterError(
+                "the filter contains an invisible or control character "
+                f"(U+{ord(character):04X}); type it again without it"
+            )
     try:
         parsed = sqlglot.parse(stripped, read="duckdb")
     except (ParseError, TokenError) as error:
         raise FilterError(f"the filter is not a valid expression: {_first_line(error)}") from None
     except RecursionError:
         raise FilterError("the filter is nested too deeply") from None
+    except Exception as error:  # sqlglot raises other kinds on odd text, e.g. "=->" or "{:1}"
+        raise FilterError(
+            f"the filter is not a valid expression ({type(error).__name__})"
+        ) from None
     statements = [statement for statement in parsed if statement is not None]
     if len(statements) != 1:
         raise FilterError("a filter is one expression, not several statements")

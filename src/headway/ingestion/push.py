@@ -16,6 +16,7 @@ import json
 import math
 import re
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,8 +99,24 @@ def _shown(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)[:1000]
 
 
+# As the workspace's column names (headway.engine.model.ColumnName).
+MAX_COLUMN_NAME = 200
+
+
+def column_name_problem(name: str) -> str | None:
+    """Why a name sent for a new column cannot be one, if it cannot."""
+    if not name.strip():
+        return "a column name cannot be empty"
+    if len(name) > MAX_COLUMN_NAME:
+        return f"a column name has at most {MAX_COLUMN_NAME} characters"
+    if any(unicodedata.category(character) in ("Cc", "Cs") for character in name):
+        return "a column name cannot hold control characters"
+    return None
+
+
 def _columns(rows: list[Row], stored: list[str] | None, dataset: Dataset) -> list[str]:
-    """The table's columns, or for a first push every name the batch uses, in its order."""
+    """The table's columns, or for a first push every name the batch uses, in its order
+    (names that cannot be a column's are left out, and refused by `_shape`)."""
     if stored is not None:
         return stored
     names: dict[str, None] = {}
@@ -108,7 +125,9 @@ def _columns(rows: list[Row], stored: list[str] | None, dataset: Dataset) -> lis
             names[needed] = None
     for row in rows:
         if isinstance(row, dict):
-            names.update(dict.fromkeys(str(name) for name in row))
+            names.update(
+                dict.fromkeys(str(name) for name in row if column_name_problem(str(name)) is None)
+            )
     return list(names)
 
 
@@ -128,13 +147,18 @@ def _shape(
             cells.append(out)
             continue
         for name, value in row.items():
-            if name not in known:
+            problem = column_name_problem(str(name)) if first_push else None
+            if problem is not None:
+                bad.append(
+                    BadValue(line, line, str(name)[:MAX_COLUMN_NAME], _shown(value), problem)
+                )
+            elif name not in known:
                 have = ", ".join(columns)
                 bad.append(
                     BadValue(
                         line,
                         line,
-                        str(name),
+                        str(name)[:MAX_COLUMN_NAME],
                         _shown(value),
                         f"is not a column of dataset {dataset.key} (its columns: {have}); "
                         "a new column needs a file import that accepts the schema change",

@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, transaction
 from django.utils import timezone
 
 from headway.accounts.models import Organization, User
@@ -295,6 +295,17 @@ def import_file(
         temporary = table.with_name(f"{table.name}.tmp-{run.pk}")
         try:
             _import(run, dataset, path, table, temporary, by, accept_schema_change, progress)
+        except _TableReplaced as replaced:
+            cause = replaced.__cause__
+            assert isinstance(cause, Exception)
+            logger.error(
+                "import %s of %s replaced its table but was not recorded: %r",
+                run.pk,
+                dataset.key,
+                cause,
+            )
+            _record_replaced(run, by, cause)
+            raise cause from None
         except HeadwayError as error:
             temporary.unlink(missing_ok=True)
             _fail(run, by, str(error))
@@ -361,12 +372,29 @@ def _import(
         _step("before rename")
         replace_table(temporary, table)
         _step("after rename")
+    try:
+        _record(run, dataset, staged.columns, by, progress)
+    except Exception as error:
+        if merged.written:
+            raise _TableReplaced from error
+        raise
+    _step("committed")
+
+
+def _record(
+    run: ImportRun,
+    dataset: Dataset,
+    staged_columns: list[Column],
+    by: User | None,
+    progress: Progress | None,
+) -> None:
+    """Records a successful import: the run, the table's schema, the dataset's file."""
     _phase(run, 4, "recording the import", progress)
     with transaction.atomic():
         _step("commit begun")
         _run_finish(run, by=by, status=ImportStatus.SUCCEEDED)
         _step("run finished")
-        columns = [column.as_json() for column in staged.columns]
+        columns = [column.as_json() for column in staged_columns]
         record = DatasetSchema.objects.filter(dataset=dataset).first()
         if record is None or record.columns != columns:
             if record is None:
@@ -383,7 +411,36 @@ def _import(
         _step("schema saved")
         dataset_use_warehouse(dataset=dataset, by=by)
         _step("before commit")
-    _step("committed")
+
+
+class _TableReplaced(Exception):
+    """Recording an import failed after its new table was put in place (its __cause__)."""
+
+
+def _record_replaced(run: ImportRun, by: User | None, error: BaseException) -> None:
+    """The table is the import's new one, but the import could not be recorded (a database
+    error: locked, a lost connection, a deadlock). `failed` would say nothing changed:
+    the run is marked abandoned, saying the table was replaced. When even that cannot be
+    written, the run stays `running` and the next import marks it abandoned."""
+    try:
+        with transaction.atomic():
+            run.status = ImportStatus.ABANDONED
+            run.finished_at = timezone.now()
+            run.error = (
+                "this import replaced the table, but recording it failed "
+                f"({type(error).__name__}); import the file again to record it (its rows "
+                "then count as unchanged) and to bring the KPIs up to date"
+            )
+            run.save()
+            audit_record(
+                actor=by,
+                action="import.abandon",
+                target=run,
+                before={"status": ImportStatus.RUNNING},
+                after={"status": run.status, "error": run.error},
+            )
+    except (DatabaseError, InterfaceError):
+        logger.warning("import %s: not marked abandoned; the next import will", run.pk)
 
 
 def _drift_problems(shown_file: str, drift: list[Drift]) -> list[Problem]:

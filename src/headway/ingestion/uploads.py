@@ -61,18 +61,27 @@ class UploadLimitMiddleware:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = 0
-            if request.path.startswith("/api/") and length > limit + MULTIPART_SLACK:
+            api = request.path.startswith("/api/")
+            if api and length > limit + MULTIPART_SLACK:
                 # An API client said how big its upload is: refuse it before reading it.
-                return JsonResponse(
-                    {
-                        "detail": f"the upload is {length:,} bytes; files of up to "
-                        f"{limit:,} bytes are taken",
-                        "errors": [],
-                    },
-                    status=413,
+                return _too_large(
+                    f"the upload is {length:,} bytes; files of up to {limit:,} bytes are taken"
                 )
             request.upload_handlers.insert(0, LimitedUpload(request, limit))
+            response = self.get_response(request)
+            if api and upload_too_large(request) is not None:
+                # Stopped while it arrived (no length said, or one within the slack): the
+                # endpoint's own validation only saw that the file was missing.
+                return _too_large(
+                    f"the upload is larger than {limit:,} bytes; files of up to {limit:,} bytes "
+                    "are taken"
+                )
+            return response
         return self.get_response(request)
+
+
+def _too_large(detail: str) -> JsonResponse:
+    return JsonResponse({"detail": detail, "errors": []}, status=413)
 
 
 def upload_too_large(request: HttpRequest) -> int | None:

@@ -5,6 +5,7 @@ A target is never overwritten: `target_revise` appends a version with its reason
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,6 +21,7 @@ from headway.goals.models import Goal
 from headway.kpis.choices import EntryKind, TargetOrigin
 from headway.kpis.models import Kpi, KpiGoal, Measure, TargetVersion
 from headway.lib.periods import PeriodLabelError, parse_period_label
+from headway.lib.security_log import security_event
 
 EDITABLE = {
     "manual_approval",
@@ -52,6 +54,14 @@ def formula_problems(formula: str, entry: str = EntryKind.FORMULA) -> list[str]:
 def _check(kpi: Kpi) -> None:
     problems = formula_problems(kpi.formula, kpi.entry)
     if problems:
+        # Refused when saving (not while it is typed and checked, which is not an event).
+        security_event(
+            "formula.refused",
+            level=logging.WARNING,
+            kpi=kpi.key,
+            formula=kpi.formula,
+            reason="; ".join(problems),
+        )
         raise ValidationError({"formula": problems})
     if kpi.threshold_amber > kpi.threshold_green:
         raise ValidationError({"threshold_amber": "amber must not be above green"})

@@ -68,8 +68,22 @@ def unread_count(person: User) -> int:
     return unread(person).count()
 
 
-def recent(person: User, limit: int = 50) -> list[Notification]:
-    return list(Notification.objects.filter(person=person).select_related("actor")[:limit])
+def recent(person: User, limit: int = 50, before: int | None = None) -> list[Notification]:
+    """The person's notifications, newest first (those older than `before`, an id, when
+    given: the next page)."""
+    query = Notification.objects.filter(person=person).select_related("actor")
+    if before is not None:
+        query = query.filter(pk__lt=before)
+    return list(query[:limit])
+
+
+def notification_open(*, person: User, pk: int) -> Notification | None:
+    """The person's notification `pk`, marked read (None when it is not theirs)."""
+    found = Notification.objects.filter(person=person, pk=pk).first()
+    if found is not None and found.read_at is None:
+        mark_read(person=person, ids=[found.pk])
+        found.read_at = timezone.now()
+    return found
 
 
 def mark_read(*, person: User, ids: Iterable[int] | None = None) -> int:

@@ -1,6 +1,7 @@
 """Alerts: a KPI's owner is told when the KPI turns red, or when it is forecast to miss its
-target with more than a 70% chance; by e-mail, and through the Slack or Microsoft Teams
-incoming webhooks of the KPI's team and of the whole organisation.
+target with more than a 70% chance; by e-mail, in the bell of the site (a notification),
+and through the Slack or Microsoft Teams incoming webhooks of the KPI's team and of the
+whole organisation.
 
 At most one alert per KPI and period: the alert's row (unique on KPI and period) is
 written before anything is sent, so two workers checking at once send it once. A failed
@@ -27,6 +28,8 @@ from headway.ingestion.credentials import decrypt_secrets, encrypt_secrets
 from headway.kpis.choices import EntryKind
 from headway.kpis.models import Kpi
 from headway.lib.http import HttpError, SafeHttpClient
+from headway.notifications.models import Kind
+from headway.notifications.services import notify
 from headway.results.choices import Status
 from headway.results.manual import organization_today
 from headway.results.models import AlertChannel, AlertSent, Result
@@ -148,7 +151,9 @@ def _plain(value: object) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _post(client: SafeHttpClient, channel: AlertChannel, text: str) -> None:
+def post_to_channel(client: SafeHttpClient, channel: AlertChannel, text: str) -> None:
+    """Posts `text` to a Slack or Teams incoming webhook in the payload each expects;
+    raises HttpError when it cannot be delivered (refused, unreachable, unsafe)."""
     url = decrypt_secrets(channel.url_encrypted)["url"]
     if channel.kind == AlertChannel.Kind.SLACK:
         payload: dict[str, object] = {"text": text}
@@ -163,6 +168,19 @@ def _post(client: SafeHttpClient, channel: AlertChannel, text: str) -> None:
     response = client.post(url, json=payload)
     if not 200 <= response.status < 300:
         raise HttpError(f"the webhook answered {response.status}", url=response.url)
+
+
+def _notify_owner(due: Due) -> None:
+    """The owner's bell shows it too (once per KPI and period, whichever the reason)."""
+    if due.kpi.owner is None:
+        return
+    notify(
+        people=[due.kpi.owner],
+        kind=Kind.KPI_RED,
+        text=lambda: _message(due, translation.get_language() or settings.LANGUAGE_CODE)[1],
+        url=f"/kpis/{due.kpi.key}/",
+        dedupe_key=f"kpi_red:{due.kpi.key}:{due.result.period}",
+    )
 
 
 def send_alerts(
@@ -195,6 +213,7 @@ def send_alerts(
                 )
         except IntegrityError:
             continue  # another worker alerted this KPI and period a moment ago
+        _notify_owner(due)
         delivered, failed = [], []
         if owner is not None and owner.email and owner.is_active:
             try:
@@ -209,7 +228,7 @@ def send_alerts(
         _, shared = _message(due, _language(None, organization))
         for channel in channels:
             try:
-                _post(client, channel, shared)
+                post_to_channel(client, channel, shared)
                 delivered.append(f"{channel.kind}:{channel.label}")
             except HttpError as error:
                 logger.warning("alert to %s failed: %s", channel.label, error)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
+
+from django.conf import settings
 
 from headway.accounts.models import Team
 from headway.engine.problems import HeadwayError
@@ -47,24 +49,56 @@ class AgendaEntry:
 
     @property
     def reason(self) -> str:
-        return min(self.reasons, key=REASON_ORDER.index)
+        """The most pressing reason (an entry without one sorts last, as if added)."""
+        return min(self.reasons, key=REASON_ORDER.index, default=AgendaReason.ADDED.value)
 
 
-# Other apps add entries (e.g. pending proposals) by registering a function's dotted path
-# in their AppConfig.ready: reviews does not import them (architecture.md, layer 6).
-AgendaSource = Callable[[Meeting], list[AgendaEntry]]
+# Other apps add entries (e.g. employees' proposals) through the dotted paths of
+# settings.HEADWAY_AGENDA_SOURCES (and, in tests, register_agenda_source), so that reviews
+# does not import them (architecture.md, layer 6). A source returns AgendaEntry objects or
+# plain dicts {"kpi_id": id or None, "title": ..., "facts": {...}}, which are proposals:
+# their facts go to the item's "proposals" list.
+AgendaSource = Callable[[Meeting], list[Any]]
 _sources: list[str] = []
 
 
 def register_agenda_source(path: str) -> None:
+    """Adds the function at the dotted `path` (a meeting → its entries) to the sources
+    every agenda is built from."""
     if path not in _sources:
         _sources.append(path)
+
+
+def unregister_agenda_source(path: str) -> None:
+    if path in _sources:
+        _sources.remove(path)
 
 
 def _source(path: str) -> AgendaSource:
     module, _, name = path.rpartition(".")
     found: AgendaSource = getattr(import_module(module), name)
     return found
+
+
+def _source_paths() -> list[str]:
+    configured = list(getattr(settings, "HEADWAY_AGENDA_SOURCES", []))
+    return configured + [path for path in _sources if path not in configured]
+
+
+def _entry(found: Any) -> AgendaEntry | None:
+    if isinstance(found, AgendaEntry):
+        return found
+    kpi = None
+    if found.get("kpi_id") is not None:
+        kpi = Kpi.objects.filter(pk=found["kpi_id"], is_active=True).first()
+        if kpi is None:
+            return None  # about a KPI retired since: nothing left to discuss here
+    return AgendaEntry(
+        reasons=[AgendaReason.PROPOSAL.value],
+        kpi=kpi,
+        title=str(found.get("title", "")),
+        facts={"proposals": [dict(found.get("facts") or {})]},
+    )
 
 
 def team_and_below(team: Team) -> set[int]:
@@ -118,6 +152,12 @@ def _latest_total(kpi: Kpi, last_day: datetime.date) -> Result | None:
         .order_by("period_start")
         .last()
     )
+
+
+def item_facts(meeting: Meeting, kpi: Kpi, today: datetime.date | None = None) -> dict[str, Any]:
+    """The numbers of a KPI put on a meeting's agenda by hand."""
+    today = today or organization_today()
+    return kpi_facts(kpi, min(today, meeting.cycle.period_end), today)
 
 
 def kpi_facts(kpi: Kpi, last_day: datetime.date, today: datetime.date) -> dict[str, Any]:
@@ -175,12 +215,19 @@ def _reasons(facts: dict[str, Any]) -> list[str]:
     return reasons
 
 
-def agenda_entries(meeting: Meeting, today: datetime.date | None = None) -> list[AgendaEntry]:
-    """What the data puts on a meeting's agenda, most pressing first."""
+def agenda_entries(
+    meeting: Meeting, today: datetime.date | None = None, *, also: Collection[int] = ()
+) -> list[AgendaEntry]:
+    """What the data puts on a meeting's agenda, most pressing first. The KPIs of `also`
+    (ids; e.g. those put on the agenda by hand) get an entry with their numbers even when
+    the data gives no reason (their `reasons` are then empty)."""
     today = today or organization_today()
     last_day = min(today, meeting.cycle.period_end)
     kpis = meeting_kpis(meeting)
     in_scope = {kpi.pk for kpi in kpis}
+    wanted = set(also) - in_scope
+    if wanted:
+        kpis += list(Kpi.objects.filter(pk__in=wanted).select_related("owner", "team"))
     stale = stale_kpis()
     reviewed = reviewed_kpi_ids(meeting)
     open_actions = list(
@@ -209,7 +256,7 @@ def agenda_entries(meeting: Meeting, today: datetime.date | None = None) -> list
             facts["last_reviewed"] = reviewed[kpi.pk]
         else:
             reasons.append(AgendaReason.NEVER_REVIEWED.value)
-        if reasons:
+        if reasons or kpi.pk in also:
             entries.append(AgendaEntry(reasons=reasons, kpi=kpi, facts=facts))
     teams = team_and_below(meeting.team) if meeting.team is not None else None
     for action in open_actions:
@@ -226,8 +273,25 @@ def agenda_entries(meeting: Meeting, today: datetime.date | None = None) -> list
                     facts={"due": action.due.isoformat(), "owner": str(action.owner)},
                 )
             )
-    for path in _sources:
-        entries.extend(_source(path)(meeting))
+    by_kpi = {entry.kpi.pk: entry for entry in entries if entry.kpi is not None}
+    for path in _source_paths():
+        for found in _source(path)(meeting):
+            entry = _entry(found)
+            if entry is None:
+                continue
+            # A KPI is on the agenda once: what a source says of a KPI already there adds
+            # to that item's reasons and facts.
+            known = by_kpi.get(entry.kpi.pk) if entry.kpi is not None else None
+            if known is None:
+                entries.append(entry)
+                if entry.kpi is not None:
+                    by_kpi[entry.kpi.pk] = entry
+                continue
+            known.reasons += [reason for reason in entry.reasons if reason not in known.reasons]
+            proposals = known.facts.get("proposals", []) + entry.facts.get("proposals", [])
+            known.facts = {**entry.facts, **known.facts}
+            if proposals:
+                known.facts["proposals"] = proposals
     positions = {kpi.pk: index for index, kpi in enumerate(kpis)}
     entries.sort(
         key=lambda entry: (

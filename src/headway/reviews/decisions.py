@@ -24,6 +24,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from headway.accounts.models import Organization, Team, User
+from headway.audit.errors import ConflictError
 from headway.engine.model import KEY_PATTERN
 from headway.goals.models import Goal
 from headway.kpis.choices import Direction, EntryKind, Grain, TargetOrigin, Unit
@@ -42,6 +43,19 @@ from headway.reviews.choices import DecisionKind
 from headway.reviews.models import Action, Decision
 
 KPI_CHANGES = ("formula", "threshold_green", "threshold_amber", "owner")
+
+
+class KpiChangedSinceDecision(ConflictError):
+    """A change of a KPI decided on one version of it, applied after someone changed it."""
+
+    def __init__(self, kpi: Kpi, expected: int, current: int) -> None:
+        super().__init__(f"KPI {kpi.key}", expected, current)
+        self.args = (
+            f"KPI {kpi.key} ({kpi.name}) was changed after the decision was recorded "
+            f"(it is at version {current}; the meeting decided on version {expected}). "
+            "Nothing was applied: the chair withdraws this approval, and the change is "
+            "decided again on the KPI as it is now.",
+        )
 
 
 def _text(details: dict[str, Any], name: str, *, required: bool = True, limit: int = 500) -> str:
@@ -254,7 +268,12 @@ def apply_decision(decision: Decision, by: User) -> dict[str, Any]:
                 fields["formula"] = value
             else:
                 fields[name] = Decimal(value)
-        updated = kpi_update(kpi=kpi, by=by, expected_version=details.get("kpi_version"), **fields)
+        try:
+            updated = kpi_update(
+                kpi=kpi, by=by, expected_version=details.get("kpi_version"), **fields
+            )
+        except ConflictError as error:
+            raise KpiChangedSinceDecision(kpi, error.expected, error.current) from None
         return {"kpi": updated.key, "kpi_version": updated.version}
     if kind == DecisionKind.RETIRE_KPI:
         assert kpi is not None

@@ -6,10 +6,12 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from headway.accounts.models import User
+from headway.accounts.models import Organization, User
 from headway.kpis.models import Kpi, TargetVersion
 from headway.reviews.choices import ActionStatus, DecisionStatus, MeetingStatus
 from headway.reviews.models import (
@@ -171,26 +173,30 @@ def target_changes(history: list[TargetVersion]) -> list[TargetChange]:
 
 def kpi_reviews(kpi: Kpi) -> list[dict[str, Any]]:
     """The meetings that had the KPI on their agenda, newest first, with what they decided."""
-    rows = []
-    for item in (
+    items = list(
         AgendaItem.objects.filter(kpi=kpi)
         .select_related("meeting", "meeting__cycle")
-        .order_by("-meeting__scheduled_at")
-    ):
-        rows.append(
-            {
-                "meeting": item.meeting,
-                "decisions": list(Decision.objects.filter(item=item).order_by("pk")),
-            }
-        )
-    return rows
+        .order_by("-meeting__scheduled_at", "-pk")
+    )
+    # A decision about the KPI counts whether it was recorded on its item or named it.
+    by_meeting: dict[int, list[Decision]] = {}
+    for decision in Decision.objects.filter(
+        Q(item__in=items) | Q(kpi=kpi, meeting__in=[item.meeting_id for item in items])
+    ).order_by("pk"):
+        by_meeting.setdefault(decision.meeting_id, []).append(decision)
+    return [
+        {"meeting": item.meeting, "decisions": by_meeting.get(item.meeting_id, [])}
+        for item in items
+    ]
 
 
 def due_reminders(today: datetime.date) -> list[Meeting]:
-    """Meetings being prepared whose reminder day has come and that are not past."""
+    """Meetings being prepared whose reminder day has come and that are not past; days
+    are the organisation's (`today` too), not UTC's."""
+    zone = ZoneInfo(Organization.current().timezone)
     due = []
     for meeting in Meeting.objects.filter(status=MeetingStatus.PREPARING):
-        day = meeting.scheduled_at.date()
+        day = timezone.localtime(meeting.scheduled_at, zone).date()
         if day - datetime.timedelta(days=meeting.remind_days_before) <= today <= day:
             due.append(meeting)
     return due

@@ -2,8 +2,9 @@
 
 A meeting moves planned → preparing (agenda built, owners asked to comment) → in meeting
 (notes, attendance, decisions recorded and approved or rejected by the chair) → decided
-(the approved decisions are applied) → closed. A decision applied writes through the KPI
-services and gets exactly one audit row of its own ("review.decision.apply").
+(the approved decisions are applied; one that cannot be, the chair withdraws) → closed.
+A decision applied writes through the KPI services and gets exactly one audit row of its
+own ("review.decision.apply").
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -23,7 +25,7 @@ from headway.audit.services import audit_record, snapshot
 from headway.kpis.models import Kpi
 from headway.lib.periods import Grain, PeriodLabelError, parse_period_label
 from headway.results.services import results_refresh_kpi
-from headway.reviews.agenda import agenda_entries
+from headway.reviews.agenda import REASON_ORDER, agenda_entries, item_facts
 from headway.reviews.choices import (
     ActionStatus,
     AgendaReason,
@@ -105,7 +107,11 @@ def _require_status(meeting: Meeting, allowed: Iterable[str], doing: str) -> Non
 
 
 def _locked_meeting(meeting: Meeting) -> Meeting:
-    return Meeting.objects.select_for_update().select_related("cycle").get(pk=meeting.pk)
+    # `of=("self",)`: only the meeting's row is locked (and PostgreSQL refuses FOR UPDATE
+    # on the nullable side of the outer joins select_related makes).
+    return (
+        Meeting.objects.select_for_update(of=("self",)).select_related("cycle").get(pk=meeting.pk)
+    )
 
 
 # -- cycles and meetings -----------------------------------------------------------------
@@ -137,6 +143,20 @@ def cycle_create(*, by: User | None, period: str, title: str = "") -> ReviewCycl
     return cycle
 
 
+def _local_day(moment: datetime.datetime) -> datetime.date:
+    """The day of `moment` where the organisation is."""
+    return timezone.localtime(moment, ZoneInfo(Organization.current().timezone)).date()
+
+
+def _check_comments_due(
+    comments_due: datetime.date | None, scheduled_at: datetime.datetime | None
+) -> None:
+    if comments_due is None or scheduled_at is None:
+        return
+    if comments_due > _local_day(scheduled_at):
+        raise ValidationError({"comments_due": "comments are due before the meeting"})
+
+
 def meeting_create(
     *,
     by: User,
@@ -159,8 +179,7 @@ def meeting_create(
         raise ValidationError({"title": "a meeting needs a title"})
     if not chair.is_active:
         raise ValidationError({"chair": f"{chair} is not an active person"})
-    if comments_due is not None and comments_due > scheduled_at.date():
-        raise ValidationError({"comments_due": "comments are due before the meeting"})
+    _check_comments_due(comments_due, scheduled_at)
     meeting = Meeting(
         cycle=cycle,
         title=title,
@@ -211,6 +230,9 @@ def meeting_update(
         before = {**snapshot(current), "participants": _participant_ids(current)}
         for name, value in fields.items():
             setattr(current, name, value)
+        if "chair" in fields and not current.chair.is_active:
+            raise ValidationError({"chair": f"{current.chair} is not an active person"})
+        _check_comments_due(current.comments_due, current.scheduled_at)
         current.full_clean(exclude=["participants"])
         current.version += 1
         current.save()
@@ -237,10 +259,13 @@ def meeting_prepare(*, meeting: Meeting, by: User, today: datetime.date | None =
     """Builds (or refreshes) the agenda from the data and asks owners for their comments.
 
     Items already there keep their place, notes and comments; their reasons and numbers
-    are brought up to date, and new items go to the end."""
+    are brought up to date, and new items go to the end. Items the data put there and no
+    longer calls for are taken off, unless someone worked on them (notes, the owner's
+    comment); points and KPIs put there by hand always stay."""
     _require(can_organise(by, meeting), "only the chair or an admin may prepare the meeting")
     _require_status(meeting, [MeetingStatus.PLANNED, MeetingStatus.PREPARING], "build the agenda")
-    entries = agenda_entries(meeting, today)
+    by_hand = AgendaItem.objects.filter(meeting=meeting, kpi__isnull=False, added_by__isnull=False)
+    entries = agenda_entries(meeting, today, also=set(by_hand.values_list("kpi_id", flat=True)))
     with transaction.atomic():
         current = _locked_meeting(meeting)
         _require_status(
@@ -249,20 +274,36 @@ def meeting_prepare(*, meeting: Meeting, by: User, today: datetime.date | None =
         items = list(AgendaItem.objects.filter(meeting=current))
         by_kpi = {item.kpi_id: item for item in items if item.kpi_id is not None}
         by_action = {item.action_id: item for item in items if item.action_id is not None}
+        # Points of their own that the data (an agenda source) put there, by title; the
+        # organiser's own points are never matched.
+        by_title = {
+            item.title: item
+            for item in items
+            if item.kpi_id is None and item.action_id is None and item.added_by_id is None
+        }
         position = max((item.position for item in items), default=-1) + 1
-        added, refreshed = [], []
+        added, refreshed, removed = [], [], []
         for entry in entries:
             existing = None
             if entry.kpi is not None:
                 existing = by_kpi.get(entry.kpi.pk)
             elif entry.action is not None:
                 existing = by_action.get(entry.action.pk)
+            else:
+                existing = by_title.get(entry.title)
             if existing is not None:
-                existing.reason = entry.reason
-                existing.reasons = entry.reasons
+                reasons = list(entry.reasons)
+                if existing.added_by_id is not None and AgendaReason.ADDED.value not in reasons:
+                    reasons.append(AgendaReason.ADDED.value)
+                if not reasons:
+                    continue
+                existing.reasons = reasons
+                existing.reason = min(reasons, key=REASON_ORDER.index)
                 existing.facts = entry.facts
                 existing.save(update_fields=["reason", "reasons", "facts"])
                 refreshed.append(existing.pk)
+                continue
+            if not entry.reasons:
                 continue
             item = AgendaItem.objects.create(
                 meeting=current,
@@ -276,6 +317,20 @@ def meeting_prepare(*, meeting: Meeting, by: User, today: datetime.date | None =
             )
             position += 1
             added.append(item.pk)
+        # What the data put there and no longer calls for goes, unless someone worked on
+        # it (notes, the owner's comment): that stays as it was.
+        commented = set(
+            OwnerComment.objects.filter(meeting=current).values_list("kpi_id", flat=True)
+        )
+        for item in items:
+            untouched = (
+                item.added_by_id is None
+                and not item.notes
+                and (item.kpi_id is None or item.kpi_id not in commented)
+            )
+            if item.pk not in refreshed and untouched:
+                removed.append(item.pk)
+                item.delete()
         before_status = current.status
         current.status = MeetingStatus.PREPARING
         current.agenda_built_at = timezone.now()
@@ -286,7 +341,12 @@ def meeting_prepare(*, meeting: Meeting, by: User, today: datetime.date | None =
             action="review.meeting.prepare",
             target=current,
             before={"status": before_status},
-            after={"status": current.status, "items_added": added, "items_refreshed": refreshed},
+            after={
+                "status": current.status,
+                "items_added": added,
+                "items_refreshed": refreshed,
+                "items_removed": removed,
+            },
         )
     return current
 
@@ -299,6 +359,7 @@ def agenda_item_add(
     title = title.strip()
     if kpi is None and not title:
         raise ValidationError({"title": "name the point, or pick a KPI"})
+    facts = item_facts(meeting, kpi) if kpi is not None else {}
     with transaction.atomic():
         current = _locked_meeting(meeting)
         _require_status(
@@ -319,6 +380,7 @@ def agenda_item_add(
             meeting=current,
             kpi=kpi,
             title=title,
+            facts=facts,
             reason=AgendaReason.ADDED,
             reasons=[AgendaReason.ADDED.value],
             position=position,
@@ -414,21 +476,11 @@ def meeting_start(*, meeting: Meeting, by: User) -> Meeting:
 
 def meeting_conclude(*, meeting: Meeting, by: User) -> Meeting:
     """Ends the meeting: every decision must have been approved or rejected by the chair."""
-    waiting = Decision.objects.filter(meeting=meeting, status=DecisionStatus.PROPOSED).count()
-    if waiting:
-        raise ValidationError(
-            {"decisions": f"{waiting} decision(s) still wait for the chair's approval"}
-        )
     return _move(meeting, by, MeetingStatus.IN_MEETING, MeetingStatus.DECIDED, "conclude")
 
 
 def meeting_close(*, meeting: Meeting, by: User) -> Meeting:
-    """Closes the review once every approved decision has been applied."""
-    unapplied = Decision.objects.filter(meeting=meeting, status=DecisionStatus.APPROVED).count()
-    if unapplied:
-        raise ValidationError(
-            {"decisions": f"{unapplied} approved decision(s) are not applied yet"}
-        )
+    """Closes the review once every approved decision has been applied (or withdrawn)."""
     return _move(meeting, by, MeetingStatus.DECIDED, MeetingStatus.CLOSED, "close")
 
 
@@ -437,11 +489,24 @@ def _move(meeting: Meeting, by: User, source: str, destination: str, doing: str)
     with transaction.atomic():
         current = _locked_meeting(meeting)
         _require_status(current, [source], f"{doing} it")
-        if (
-            destination == MeetingStatus.DECIDED
-            and Decision.objects.filter(meeting=current, status=DecisionStatus.PROPOSED).exists()
-        ):
-            raise ValidationError({"decisions": "some decisions still wait for the chair"})
+        # Read under the meeting's lock: decisions are recorded, answered and applied
+        # under it too.
+        decisions = Decision.objects.filter(meeting=current)
+        if destination == MeetingStatus.DECIDED:
+            waiting = decisions.filter(status=DecisionStatus.PROPOSED).count()
+            if waiting:
+                raise ValidationError(
+                    {"decisions": f"{waiting} decision(s) still wait for the chair's approval"}
+                )
+        if destination == MeetingStatus.CLOSED:
+            unapplied = decisions.filter(status=DecisionStatus.APPROVED).count()
+            if unapplied:
+                raise ValidationError(
+                    {
+                        "decisions": f"{unapplied} approved decision(s) are not applied yet: "
+                        "apply them, or the chair withdraws those that cannot be"
+                    }
+                )
         current.status = destination
         current.version += 1
         current.save()
@@ -530,6 +595,10 @@ def decision_record(
     if item is not None:
         if item.meeting_id != meeting.pk:
             raise ValidationError({"item": "that item is on another meeting's agenda"})
+        if kpi is not None and item.kpi_id is not None and kpi.pk != item.kpi_id:
+            raise ValidationError(
+                {"kpi": f"the item is about another KPI than {kpi.name}: pick one of the two"}
+            )
         kpi = kpi or item.kpi
     cleaned = clean_details(kind, kpi, details or {})
     with transaction.atomic():
@@ -573,8 +642,15 @@ def decision_decide(*, decision: Decision, by: User, approve: bool, note: str = 
     if not approve and not note.strip():
         raise ValidationError({"note": "say why the decision is rejected"})
     with transaction.atomic():
-        _require_status(_locked_meeting(meeting), [MeetingStatus.IN_MEETING], "approve decisions")
-        current = Decision.objects.select_for_update().select_related("kpi").get(pk=decision.pk)
+        locked = _locked_meeting(meeting)
+        # The chair may have been changed since `decision` was read.
+        _require(by.pk == locked.chair_id, "only the meeting's chair approves or rejects decisions")
+        _require_status(locked, [MeetingStatus.IN_MEETING], "approve decisions")
+        current = (
+            Decision.objects.select_for_update(of=("self",))
+            .select_related("kpi")
+            .get(pk=decision.pk)
+        )
         if current.status != DecisionStatus.PROPOSED:
             raise ValidationError(
                 {"status": f"the decision is already {current.get_status_display().lower()}"}
@@ -596,6 +672,39 @@ def decision_decide(*, decision: Decision, by: User, approve: bool, note: str = 
     return current
 
 
+def decision_withdraw(*, decision: Decision, by: User, note: str) -> Decision:
+    """The chair takes back an approval that cannot be applied (the KPI changed since,
+    the period was closed, the key was taken...), saying why, once the meeting is decided:
+    the decision ends rejected, with the note, and the meeting can close."""
+    note = note.strip()
+    with transaction.atomic():
+        meeting = _locked_meeting(decision.meeting)
+        _require(by.pk == meeting.chair_id, "only the meeting's chair withdraws an approval")
+        if not note:
+            raise ValidationError({"note": "say why the approval is withdrawn"})
+        _require_status(meeting, [MeetingStatus.DECIDED], "withdraw an approval")
+        current = Decision.objects.select_for_update().get(pk=decision.pk)
+        if current.status != DecisionStatus.APPROVED:
+            raise ValidationError(
+                {
+                    "status": "only an approved decision not yet applied is withdrawn; this one "
+                    f"is {current.get_status_display().lower()}"
+                }
+            )
+        current.status = DecisionStatus.REJECTED
+        current.decision_note = note
+        current.save(update_fields=["status", "decision_note"])
+        audit_record(
+            actor=by,
+            action="review.decision.withdraw",
+            target=current,
+            before={"status": DecisionStatus.APPROVED},
+            after={"status": current.status, "note": note},
+            reason=note,
+        )
+    return current
+
+
 def decision_apply(*, decision: Decision, by: User) -> tuple[Decision, list[str]]:
     """Writes an approved decision (new target version, KPI change, action...) once the
     meeting is decided. Returns the decision and any problems of recomputing the KPI's
@@ -608,7 +717,7 @@ def decision_apply(*, decision: Decision, by: User) -> tuple[Decision, list[str]
     with transaction.atomic():
         _require_status(_locked_meeting(meeting), [MeetingStatus.DECIDED], "apply decisions")
         current = (
-            Decision.objects.select_for_update()
+            Decision.objects.select_for_update(of=("self",))
             .select_related("kpi", "meeting")
             .get(pk=decision.pk)
         )
@@ -709,15 +818,22 @@ def minutes_sent(*, meeting: Meeting, by: User | None, recipients: Sequence[str]
 
 def ensure_cycle(today: datetime.date, *, lead_days: int = 14) -> ReviewCycle | None:
     """The worker's part: opens the cycle of the current period (of the organisation's
-    review cadence) once it is `lead_days` from its end. Returns the cycle it opened."""
+    review cadence) once it is `lead_days` from its end, or, when that time passed
+    while the worker was down, the cycle of the period that ended at most `lead_days`
+    ago. Returns the cycle it opened (None: nothing to open)."""
     from headway.lib.periods import period_containing
 
     organization = Organization.current()
     grain = organization.review_grain
     if not grain:
         return None
-    period = period_containing(Grain(grain), today, organization.fiscal_year_start)
-    if (period.last_day - today).days > lead_days:
+    current = period_containing(Grain(grain), today, organization.fiscal_year_start)
+    previous = current.shift(-1)
+    if (current.last_day - today).days <= lead_days:
+        period = current
+    elif (today - previous.last_day).days <= lead_days:
+        period = previous  # its time came while the worker was down: open it late
+    else:
         return None
     if ReviewCycle.objects.filter(period=period.label).exists():
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -92,6 +93,9 @@ MIDDLEWARE = [
     "headway.ingestion.uploads.UploadLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication (it names the person), around the views, the API and the CSRF
+    # check: every refusal (403) and the request's other security events are logged.
+    "headway.accounts.security.SecurityLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -138,6 +142,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in throttling (headway.accounts.throttle): after this many failed attempts for one
+# account from one address within the window, that pair is refused until the window has
+# passed. Behind reverse proxies, HEADWAY_PROXY_COUNT says how many append themselves to
+# X-Forwarded-For, so that the browser's address is known (0: use the connection's).
+HEADWAY_LOGIN_MAX_FAILURES = env_int("HEADWAY_LOGIN_MAX_FAILURES", 5)
+HEADWAY_LOGIN_WINDOW_SECONDS = env_int("HEADWAY_LOGIN_WINDOW_SECONDS", 15 * 60)
+HEADWAY_PROXY_COUNT = env_int("HEADWAY_PROXY_COUNT", 0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -177,7 +188,11 @@ if MODE == "demo":
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# A week, not Django's two: a forgotten session on a shared computer ends sooner.
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 7 * 24 * 60 * 60)
 CSRF_COOKIE_SAMESITE = "Lax"
+# No script reads the CSRF cookie: pages carry the token in the HTML.
+CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -185,6 +200,10 @@ if MODE == "production":
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # The __Host- prefix: the browser keeps these cookies only if they come over HTTPS for
+    # this very host, so a neighbouring subdomain cannot plant or overwrite them.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
@@ -201,6 +220,9 @@ HEADWAY_UPLOAD_MAX_BYTES = env_int("HEADWAY_UPLOAD_MAX_BYTES", 100 * 1024 * 1024
 # The most memory one import's DuckDB may use before it spills to DATA_DIR/tmp/imports
 # (DuckDB's units: 2GB, 512MB...).
 HEADWAY_IMPORT_MEMORY_LIMIT = env_str("HEADWAY_IMPORT_MEMORY_LIMIT", "2GB")
+# Where review agendas find items besides the KPIs' own data (dotted paths of functions
+# taking a meeting): employees' proposals under review or accepted but not applied.
+HEADWAY_AGENDA_SOURCES = ["headway.participation.agenda.proposal_agenda_entries"]
 # The address people reach Headway at, for links in e-mails (empty: mails carry no links).
 HEADWAY_SITE_URL = env_str("HEADWAY_SITE_URL", "")
 
@@ -216,12 +238,25 @@ HEADWAY_HTTP_TIMEOUT_SECONDS = env_int("HEADWAY_HTTP_TIMEOUT_SECONDS", 60)
 HEADWAY_SYNC_MAX_ROWS = env_int("HEADWAY_SYNC_MAX_ROWS", 1_000_000)
 HEADWAY_SQL_TIMEOUT_SECONDS = env_int("HEADWAY_SQL_TIMEOUT_SECONDS", 300)
 
-LOGGING = {
+# The security log (headway.lib.security_log): one line per sign-in, refusal or change of
+# rights, at INFO whatever LOG_LEVEL says, on the console with Headway's other messages and
+# also appended, with the time, to the file HEADWAY_SECURITY_LOG if it is set.
+HEADWAY_SECURITY_LOG = env_str("HEADWAY_SECURITY_LOG")
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
+    "formatters": {"timed": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {
         "headway": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+        "headway.security": {"handlers": [], "level": "INFO"},
         "django.security": {"handlers": ["console"], "level": "INFO"},
     },
 }
+if HEADWAY_SECURITY_LOG:
+    LOGGING["handlers"]["security_file"] = {
+        "class": "logging.handlers.WatchedFileHandler",
+        "filename": HEADWAY_SECURITY_LOG,
+        "formatter": "timed",
+    }
+    LOGGING["loggers"]["headway.security"]["handlers"].append("security_file")

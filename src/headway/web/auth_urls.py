@@ -4,6 +4,9 @@ Mounted at /accounts/ by the site's URLs in place of `django.contrib.auth.urls`,
 same URL names. Django's own names (registration/password_change_form.html...) would be
 found in the admin's templates first, which come before Headway's in INSTALLED_APPS, so
 these views name their templates explicitly.
+
+Signing in is throttled and, for those who turned it on, asks for a code from an
+authenticator app after the password (see headway.web.views.account).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from django.urls import path
 
 from headway.accounts.models import User
 from headway.accounts.services import password_changed
-from headway.web.views.account import SignInView
+from headway.web.views.account import SignInView, sign_in_code, two_factor_settings
 
 
 class AuditedPasswordChangeView(auth_views.PasswordChangeView):
@@ -46,6 +49,8 @@ class AuditedPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 urlpatterns = [
     path("login/", SignInView.as_view(), name="login"),
+    path("login/code/", sign_in_code, name="login_code"),
+    path("two-step/", two_factor_settings, name="two_factor"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password_change/",

@@ -1,6 +1,7 @@
 """Reads the web pages need beyond `results.selectors`: what a person may edit (to show
 or hide buttons), a KPI's measures, breakdown tables, and the engine's explanations and
-previews. Nothing here writes."""
+previews (a draft formula's values come from `results.drafts`, which proposals use too).
+Nothing here writes."""
 
 from __future__ import annotations
 
@@ -8,24 +9,20 @@ import datetime
 import zoneinfo
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
 from headway.accounts.models import Membership, Organization, Team
 from headway.accounts.permissions import is_admin, managed_team_ids
-from headway.engine.compute import ComputeRequest, Engine, Number
 from headway.engine.explain import Explanation, explain
 from headway.engine.formula import FormulaError, measure_names, parse_formula
-from headway.engine.workspace import workspace_from_data
 from headway.goals.models import Goal
 from headway.kpis.choices import EntryKind
 from headway.kpis.models import Kpi, Measure
-from headway.kpis.workspace_io import workspace_data
-from headway.lib.periods import Grain, period_containing
+from headway.results.drafts import DraftValue as DraftValue
+from headway.results.drafts import draft_values as draft_values
 from headway.results.models import Result
 from headway.results.services import app_workspace
 
@@ -181,52 +178,6 @@ def explanation(key: str, period_label: str | None) -> Explanation:
     explained (a KPI entered by hand, a retired one, a period outside the data).
     """
     return explain(app_workspace(), key, period_label)
-
-
-@dataclass(frozen=True)
-class DraftValue:
-    period: str
-    start: datetime.date
-    value: Number | None
-
-
-# The name the draft goes by in the workspace; formulas name measures, never KPIs, so it
-# cannot clash with what the other KPIs compute.
-DRAFT_KEY = "headway_draft_preview"
-
-
-def draft_values(
-    *, formula: str, unit: str, grain: str, direction: str, periods: int = 6
-) -> list[DraftValue]:
-    """A KPI being written, computed by the engine over the real data without saving it:
-    the latest `periods` periods that have data, up to the current one.
-
-    Raises HeadwayError for a formula or data the engine refuses.
-    """
-    data = workspace_data(base_dir=None)
-    data["kpis"] = [item for item in data["kpis"] if item["key"] != DRAFT_KEY]
-    data["kpis"].append(
-        {
-            "key": DRAFT_KEY,
-            "name": DRAFT_KEY,
-            "formula": formula,
-            "unit": unit,
-            "direction": direction,
-            "grain": grain,
-        }
-    )
-    workspace = workspace_from_data(data, Path(settings.DATA_DIR) / "headway.yaml")
-    organization = Organization.current()
-    current = period_containing(
-        Grain(grain), organization_today(organization), organization.fiscal_year_start
-    )
-    with Engine(workspace) as engine:
-        # The data's own extent, so that a history that ended a while ago still shows.
-        result = engine.compute(ComputeRequest(kpis=(DRAFT_KEY,)))
-    rows = [row for row in result.rows if row.period.start <= current.start][-periods:]
-    return [
-        DraftValue(period=row.period.label, start=row.period.start, value=row.value) for row in rows
-    ]
 
 
 def organization_today(organization: Organization) -> datetime.date:

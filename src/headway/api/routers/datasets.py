@@ -151,18 +151,24 @@ class PushIn(Schema):
 
 
 class RowError(Schema):
-    row: int | None = Field(description="The row's index in `rows`, from 0")
-    field: str = Field(description="The column at fault")
-    value: str | None = Field(description="The value as sent")
+    row: int | None = Field(
+        default=None, description="The row's index in `rows`, from 0 (null: not about a row)"
+    )
+    field: str = Field(description="The column at fault (or the request's field)")
+    value: str | None = Field(default=None, description="The value as sent")
     message: str
 
 
 class PushErrorOut(Schema):
-    """A refused batch: nothing was written; every bad value, up to 1,000 of them."""
+    """A refused batch: nothing was written; every bad value, up to 1,000 of them. A request
+    refused before any row was read (e.g. no `rows`) has the shape of every other error
+    (`detail`, `errors` with `field` and `message`), which this shape extends."""
 
     detail: str
-    errors: list[RowError]
-    import_id: int | None = Field(description="The failed import in the dataset's history")
+    errors: list[RowError] = Field(default_factory=list)
+    import_id: int | None = Field(
+        default=None, description="The failed import in the dataset's history"
+    )
 
 
 class SourceOut(Schema):

@@ -7,26 +7,34 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from headway.accounts.models import Organization, Team
+from headway.accounts.models import Organization, Team, User
 from headway.engine.explain import Explanation
 from headway.engine.problems import HeadwayError
 from headway.goals.models import Goal
 from headway.ingestion.freshness import kpi_data_freshness
 from headway.kpis.choices import EntryKind
 from headway.kpis.models import Kpi, Measure
-from headway.reports.formatting import kpi_sentence, measure_sentence
+from headway.participation.comments import subject_check
+from headway.participation.models import Proposal, SubjectKind
+from headway.participation.selectors import kpi_proposals
+from headway.reports.formatting import kpi_sentence, measure_sentence, period_name
 from headway.reports.kpi_charts import forecast_band, kpi_analysis, kpi_chart_svg
 from headway.results import selectors
 from headway.results.analysis import KpiAnalysis
 from headway.results.models import Result
 from headway.results.selectors import KpiCard
+from headway.reviews import selectors as reviews
 from headway.web import queries
 from headway.web.views.common import is_htmx
+from headway.web.views.discussion import discussion_for
+from headway.web.views.proposals import proposals_behind
+from headway.web.views.reviews import kpi_review_lines, may_have_review_todo
 
 BREAKDOWN_PERIODS = 6
 
@@ -39,7 +47,15 @@ def _currency(request: HttpRequest) -> str:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     roots, unlinked = selectors.goal_tree()
-    return render(request, "web/home.html", {"roots": roots, "unlinked": unlinked})
+    user = request.user
+    assert isinstance(user, User)
+    # The person's review to-dos (comments, actions, approvals), above the goals.
+    todo = reviews.todo_for(user) if may_have_review_todo(user) else None
+    context: dict[str, Any] = {"roots": roots, "unlinked": unlinked, "todo": todo}
+    if todo:  # actions past their day are marked overdue
+        organization = queries.organization_of(request) or Organization.current()
+        context["today"] = queries.organization_today(organization)
+    return render(request, "web/home.html", context)
 
 
 @login_required
@@ -57,6 +73,11 @@ def goal_detail(request: HttpRequest, key: str) -> HttpResponse:
         "ancestors": queries.goal_ancestors(goal),
         "children": list(goal.children.select_related("team").order_by("position", "key")),
         "cards": selectors.kpis_of_goal(goal),
+        # New KPIs proposed for the goal, and its discussion.
+        "proposals": list(
+            Proposal.objects.filter(goal=goal).select_related("author").order_by("-created_at")
+        ),
+        "discussion": discussion_for(request, SubjectKind.GOAL, goal.key, people=[goal.owner]),
     }
     return render(request, "web/goal_detail.html", context)
 
@@ -117,7 +138,9 @@ def _breakdown(
 def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
     kpi = get_object_or_404(Kpi.objects.select_related("team", "owner"), key=key)
     currency = _currency(request)
-    today = queries.organization_today(Organization.current())
+    # The organisation as read once for the request (the currency came from it too).
+    organization = queries.organization_of(request) or Organization.current()
+    today = queries.organization_today(organization)
     results = [result for result in selectors.series(kpi) if result.period_start <= today]
     history = selectors.target_history(kpi)
     measures = queries.kpi_measures(kpi)
@@ -148,6 +171,8 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
         "results": results,
         "rows": list(reversed(results)),
         "history": history,
+        "changes": reviews.target_changes(history),
+        "reviews": kpi_review_lines(kpi, currency),
         "goals": list(kpi.goals.order_by("position", "key")),
         "definition": definition,
         "measures": _measure_lines(measures),
@@ -166,8 +191,43 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
         "latest": card.latest,
         "periods": [result.period for result in reversed(results)],
         "data": data,
+        **_kpi_participation(request, kpi, history),
     }
     return render(request, "web/kpi_detail.html", context)
+
+
+def _kpi_participation(request: HttpRequest, kpi: Kpi, history: list[Any]) -> dict[str, Any]:
+    """The KPI's proposals, the proposals its target versions came from, its discussion
+    and, with `?period=<label>`, the discussion of that period's result."""
+    proposals = list(kpi_proposals(kpi))
+    people = [kpi.owner, *(proposal.author for proposal in proposals)]
+    context: dict[str, Any] = {
+        "proposals": proposals,
+        "proposal_links": proposals_behind(history),
+        "discussion": discussion_for(request, SubjectKind.KPI, kpi.key, people=people),
+        "period_discussion": None,
+        "discussed_period": "",
+    }
+    label = (request.GET.get("period") or "").strip()
+    if label:
+        try:
+            key = subject_check(SubjectKind.RESULT, f"{kpi.key}@{label}")
+        except ValidationError:
+            context["period_problem"] = _("%(label)s is not a period of this KPI.") % {
+                "label": label
+            }
+        else:
+            period = key.partition("@")[2]
+            context["discussed_period"] = period
+            context["period_discussion"] = discussion_for(
+                request,
+                SubjectKind.RESULT,
+                key,
+                title=_("Discussion of %(period)s") % {"period": period_name(period)},
+                people=people,
+                anchor="period-discussion",
+            )
+    return context
 
 
 def _insights(analysis: KpiAnalysis | None) -> list[str]:

@@ -18,7 +18,8 @@ refuses, with a sentence that says what and why, anything that is not a single r
   parser reads as comments;
 - calls of functions on the denylist: functions that sleep, read or write the server's
   files, reach other servers, take advisory locks, cancel other sessions, change settings,
-  advance sequences, or run SQL given as text (`query_to_xml`, `ts_stat`, `dblink`...);
+  advance sequences, or run SQL given as text (`query_to_xml`, `ts_stat`, `dblink`,
+  `crosstab`...);
 - control characters and invisible formatting characters (zero-width spaces, bidi
   overrides), which make a query read differently from what it does.
 
@@ -45,6 +46,8 @@ comments, quotes or escapes cannot smuggle anything past the check.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 import unicodedata
 from typing import Final
 
@@ -54,6 +57,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokenizer_core import Token, TokenType
 
 from headway.ingestion.sources.base import SourceError
+from headway.lib.security_log import security_event
 
 __all__ = [
     "DIALECTS",
@@ -259,6 +263,11 @@ _DENIED_PREFIXES: Final = (
     "pg_background",
     "brin_",  # brin_summarize_new_values and friends write to indexes
     "http",  # the pgsql-http extension: http_get, http_post, ...
+    # Contrib functions that run SQL given as text, which no check here reads: tablefunc's
+    # crosstab, crosstab2..4 and connectby, xml2's xpath_table.
+    "crosstab",
+    "connectby",
+    "xpath_table",
     # MySQL and MariaDB user-defined functions that run programs
     "sys_",  # sys_exec, sys_eval, sys_get, sys_set
     "lib_mysqludf",
@@ -489,7 +498,24 @@ def vet_query(sql: str, dialect: str) -> exp.Query:
     refused otherwise. `dialect` is postgres, postgresql, mysql or mariadb.
 
     The tree returned is the parse of its own rendering (`render`), which is the text the
-    database will run."""
+    database will run. Each refusal is also a line in the security log."""
+    try:
+        return _vet_query(sql, dialect)
+    except SourceError as error:
+        text = sql if isinstance(sql, str) else repr(sql)
+        security_event(
+            "sql.refused",
+            level=logging.WARNING,
+            dialect=dialect,
+            reason=str(error),
+            length=len(text),
+            # The query itself may hold names and values that are not the log's business.
+            sha256=hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16],
+        )
+        raise
+
+
+def _vet_query(sql: str, dialect: str) -> exp.Query:
     if not isinstance(sql, str):
         raise SourceError("the query must be text")
     name = sqlglot_dialect(dialect)
