@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from headway.accounts.models import Organization, Team, User
 from headway.accounts.permissions import can_edit_team_things, is_admin, managed_team_ids
@@ -24,6 +25,8 @@ from headway.audit.errors import NotAllowed, check_version
 from headway.audit.services import audit_record, snapshot
 from headway.kpis.models import Kpi
 from headway.lib.periods import Grain, PeriodLabelError, parse_period_label
+from headway.notifications.models import Kind
+from headway.notifications.services import notify
 from headway.results.services import results_refresh_kpi
 from headway.reviews.agenda import REASON_ORDER, agenda_entries, item_facts
 from headway.reviews.choices import (
@@ -348,7 +351,29 @@ def meeting_prepare(*, meeting: Meeting, by: User, today: datetime.date | None =
                 "items_removed": removed,
             },
         )
+        _ask_owners(current, by)
     return current
+
+
+def _ask_owners(meeting: Meeting, by: User) -> None:
+    """Tells each owner of a KPI on the agenda that the meeting needs their comment (once
+    per meeting: a refreshed agenda does not tell them again)."""
+    owners: dict[int, User] = {}
+    for item in AgendaItem.objects.filter(meeting=meeting, kpi__owner__isnull=False).select_related(
+        "kpi__owner"
+    ):
+        assert item.kpi is not None
+        assert item.kpi.owner is not None
+        owners[item.kpi.owner.pk] = item.kpi.owner
+    title = meeting.title
+    notify(
+        people=owners.values(),
+        kind=Kind.REVIEW,
+        text=lambda: gettext("%(meeting)s needs your comment on your KPIs") % {"meeting": title},
+        url=f"/reviews/meetings/{meeting.pk}/",
+        actor=by,
+        dedupe_key=f"review:{meeting.pk}",
+    )
 
 
 def agenda_item_add(

@@ -1,5 +1,5 @@
-"""Employees' proposals reach a review's agenda through settings.HEADWAY_AGENDA_SOURCES,
-without reviews and participation importing each other."""
+"""Reviews and the rest of Headway: employees' proposals reach a review's agenda through
+settings.HEADWAY_AGENDA_SOURCES (neither app imports the other), and owners are notified."""
 
 from __future__ import annotations
 
@@ -61,3 +61,17 @@ def test_a_new_kpi_under_review_is_an_item_of_its_own_and_stays_one_on_refresh(
         ("Proposal: Track won deals", AgendaReason.PROPOSAL.value)
     ]
     assert items[0].facts["proposals"][0]["proposal"] == proposal.pk
+
+
+def test_preparing_tells_each_owner_once_that_the_meeting_needs_their_comment(
+    org: Organisation, meeting: Meeting
+) -> None:
+    from headway.notifications.models import Notification
+
+    prepared(org, meeting)
+    prepared(org, meeting)
+    told = Notification.objects.filter(kind="review").values_list("person__email", "url")
+    assert sorted(told) == [
+        ("nora@example.com", f"/reviews/meetings/{meeting.pk}/"),
+        ("sam@example.com", f"/reviews/meetings/{meeting.pk}/"),
+    ]
