@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
@@ -54,7 +55,9 @@ from headway.participation.permissions import (
     can_edit_proposal,
     can_propose,
     can_vote,
+    proposal_team_id,
 )
+from headway.participation.webhooks import post_team_event
 from headway.results.locks import locked_problem
 from headway.results.services import results_refresh_kpi
 
@@ -382,6 +385,11 @@ def proposal_create(
             target=proposal,
             after=snapshot(proposal),
         )
+        title = proposal.title
+        _tell_team(
+            proposal,
+            lambda: _("%(person)s proposed “%(title)s”.") % {"person": by, "title": title},
+        )
     return proposal
 
 
@@ -458,6 +466,20 @@ def _notify_followers(proposal: Proposal, by: User, text: Any) -> None:
     )
 
 
+def _tell_team(proposal: Proposal, text: Callable[[], str]) -> None:
+    """Posts to the Slack/Teams channels of the proposal's team once the change commits
+    (a channel that fails is logged, never an error for the person acting)."""
+    team = Team.objects.filter(pk=proposal_team_id(proposal)).first()
+    with translation.override("en"):
+        text_en = str(text())
+    with translation.override("zh-hant"):
+        text_zh = str(text())
+    path = proposal_path(proposal.pk)
+    transaction.on_commit(
+        lambda: post_team_event(team=team, text_en=text_en, text_zh=text_zh, url=path)
+    )
+
+
 def _notify_status(proposal: Proposal, by: User) -> None:
     title = proposal.title
     status = proposal.status
@@ -482,6 +504,7 @@ def _notify_status(proposal: Proposal, by: User) -> None:
         return message
 
     _notify_followers(proposal, by, text)
+    _tell_team(proposal, text)
 
 
 def proposal_set_status(
