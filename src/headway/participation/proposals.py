@@ -469,7 +469,8 @@ def _notify_followers(proposal: Proposal, by: User, text: Any) -> None:
 def _tell_team(proposal: Proposal, text: Callable[[], str]) -> None:
     """Posts to the Slack/Teams channels of the proposal's team once the change commits
     (a channel that fails is logged, never an error for the person acting)."""
-    team = Team.objects.filter(pk=proposal_team_id(proposal)).first()
+    team_id = proposal_team_id(proposal)
+    team = Team.objects.filter(pk=team_id).first() if team_id is not None else None
     with translation.override("en"):
         text_en = str(text())
     with translation.override("zh-hant"):
