@@ -46,9 +46,17 @@ OperationalError ("database is locked", as SQLite says past its busy timeout; a 
 or a serialization failure on PostgreSQL) is raised once, on both databases.
 
 Children are forked from a process that has Django and Headway loaded, so a run costs the
-operation, not an interpreter's start. Prints a table (runs, faults, kill points hit,
-outcomes, failures) and writes it as JSON with --json. Exit status 0 when every check
-held, 1 when one failed.
+operation, not an interpreter's start. Prints a table and writes it as JSON with --json:
+
+    faulted      runs the fault hit while the operation ran
+    ended first  runs whose operation was done before the fault came (a timer after its
+                 end, a point after its last write): checked all the same
+    points hit   distinct points the faults landed at (for a timed fault, the last point
+                 passed), of the points a clean run goes through
+    old/new      the state each fault left: the old table or results, or the new ones
+    failures     checks that did not hold (listed below the table)
+
+Exit status 0 when every check held, 1 when one failed.
 """
 
 from __future__ import annotations

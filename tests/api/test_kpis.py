@@ -282,7 +282,9 @@ def test_if_match_with_the_etag_from_get_guards_an_update(
     first = api.patch("kpis/win_rate", {"name": "Win ratio"}, headers={"If-Match": etag})
     assert first.status_code == 200
     stale = api.patch("kpis/win_rate", {"name": "Hit rate"}, headers={"If-Match": etag})
-    assert stale.status_code == 409
+    assert stale.status_code == 412
+    assert stale.json()["current_version"] == 2
+    assert stale["ETag"] == first["ETag"]
     fresh = api.patch("kpis/win_rate", {"name": "Hit rate"}, headers={"If-Match": first["ETag"]})
     assert fresh.status_code == 200
     assert Kpi.objects.get(key="win_rate").name == "Hit rate"

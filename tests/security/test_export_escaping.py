@@ -270,7 +270,7 @@ def check_report_workbook(content: bytes, planted: list[str]) -> None:
     tags = {match for text in escaped for match in re.findall(r"#\d+$", text)}
     reached = [text for text in planted if re.findall(r"#\d+$", text)[0] in tags]
     # KPI names, goal titles, team and owner names, the comment and the reason.
-    assert len(reached) >= 14, sorted(set(planted) - set(reached))
+    assert len(reached) >= 13, sorted(set(planted) - set(reached))
     # Every kind of start was planted and came out escaped (CR reads back as LF).
     assert {text[0] for text in escaped} >= {"=", "+", "-", "@", "\t", "\n"}
 

@@ -1,10 +1,13 @@
 """User SQL (SQL sources) against the published ways around "read-only SQL" in BI tools.
 
 The corpus below follows the bypasses published for Apache Superset's SQL Lab read-only
-check and Metabase's database connections, each entry naming where it comes from, plus
-the classic PostgreSQL and MySQL injection payloads that those advisories build on (see
+check and Metabase's database connections, plus the classic PostgreSQL and MySQL
+injection payloads that those advisories build on (see
 tests/ingestion/sources_sql/vetting_corpus.py for the general corpus of the vetting's own
-tests). Three things are checked:
+tests). Each entry names the advisory or fix whose kind of bypass it is: most advisories
+do not publish their exact payload, so the entries are of the shape each one describes
+(a write in a CTE, a DO block, a large-object writer...), aimed at a table of the test's
+own. Three things are checked:
 
 1. Vetting refuses every entry, on every dialect it is written for, with a sentence.
 2. With the validator switched off (`vet_query` replaced by a function that hands the

@@ -70,7 +70,8 @@ def test_turning_it_on_shows_the_address_and_key_then_asks_for_a_code(ada: User)
     page = client.post("/accounts/two-step/", {"action": "begin"}).content.decode()
     uri = re.search(r'<code id="two-factor-uri">([^<]+)</code>', page)
     secret = re.search(r'<code id="two-factor-secret">([A-Z2-7]+)</code>', page)
-    assert uri is not None and secret is not None
+    assert uri is not None
+    assert secret is not None
     assert uri.group(1).startswith("otpauth://totp/Headway")
     assert "ada%40example.com" in uri.group(1)
     assert f"secret={secret.group(1)}" in uri.group(1)

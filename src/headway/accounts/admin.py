@@ -2,13 +2,17 @@
 
 `AuditedModelAdmin` makes the admin's writes follow Headway's rules: each save or delete
 writes its audit row in the same transaction, and a saved object's `version` moves on, so
-that a web form opened before the admin's change is refused as a conflict.
+that a web form opened before the admin's change is refused as a conflict. Its change
+form carries the version it was read at the other way round too: saving over a change
+made meanwhile (on a web page, through the API, on another admin page) is refused.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.db import models, transaction
@@ -67,8 +71,59 @@ class AuditRelatedMixin:
             )
 
 
+class VersionCheck(forms.ModelForm):  # type: ignore[type-arg]
+    """The version an admin change form was read at, checked when it is saved.
+
+    The admin validates and saves a form in one transaction, so the row locked here stays
+    locked until the save: two saves from the same version cannot both pass."""
+
+    edited_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["edited_version"].initial = self.instance.version
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        expected = data.get("edited_version")
+        if expected is None or self.instance.pk is None:
+            return data
+        rows = type(self.instance).objects.filter(pk=self.instance.pk)
+        if transaction.get_connection().in_atomic_block:
+            rows = rows.select_for_update()
+        current = rows.values_list("version", flat=True).first()
+        if current is not None and current != expected:
+            raise forms.ValidationError(
+                _(
+                    "Someone else changed this while you were editing it. Reload the page "
+                    "to see their change, then make yours again."
+                ),
+                code="conflict",
+            )
+        if current is not None:
+            self.instance.version = current
+        return data
+
+
+@functools.cache
+def _version_checked(form: type[ModelForm[Any]]) -> type[ModelForm[Any]]:
+    return type(form.__name__, (VersionCheck, form), {})
+
+
+def _versioned(model: type[models.Model]) -> bool:
+    return any(field.name == "version" for field in model._meta.concrete_fields)
+
+
 class AuditedModelAdmin(AuditRelatedMixin, admin.ModelAdmin):  # type: ignore[type-arg]
-    """Saves and deletes audited, in one transaction, with the version moved on."""
+    """Saves and deletes audited, in one transaction, with the version moved on (and,
+    for a change, checked against the version the form was read at)."""
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is not None and "form" not in kwargs and _versioned(self.model):
+            kwargs["form"] = _version_checked(self.form)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def save_model(
         self, request: HttpRequest, obj: Any, form: ModelForm[Any], change: bool

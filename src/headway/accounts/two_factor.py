@@ -75,14 +75,17 @@ def two_factor_begin(*, by: User) -> str:
     if two_factor_enabled(by):
         raise NotAllowed("two-step sign-in is already on; turn it off first")
     secret = pyotp.random_base32()
-    TwoFactor.objects.update_or_create(
-        user=by,
-        defaults={
-            "secret": secret_box().encrypt({"totp": secret}),
-            "confirmed_at": None,
-            "last_step": 0,
-        },
-    )
+    with transaction.atomic():
+        TwoFactor.objects.update_or_create(
+            user=by,
+            defaults={
+                "secret": secret_box().encrypt({"totp": secret}),
+                "confirmed_at": None,
+                "last_step": 0,
+            },
+        )
+        # Not in force yet (no change of rights until it is confirmed), but a write.
+        audit_record(actor=by, action="person.two_factor_begin", target=by)
     return secret
 
 

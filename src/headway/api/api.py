@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
-from ninja import NinjaAPI
+from django.http import Http404, HttpRequest
+from ninja import NinjaAPI, Router
 from ninja.operation import Operation
 
 from headway.accounts.choices import Role
 from headway.api.auth import SessionAuth, TokenAuth, caller_of
 from headway.api.docs import ASSET_URL_NAME, LocalSwagger, docs_asset
 from headway.api.errors import READ_ERRORS, install_error_handlers
+from headway.api.guards import refuse_unstorable_text
 from headway.api.links import add_links
 from headway.api.routers import datasets, goals, kpis, manual, results, targets, teams
 from headway.api.schemas import MeOut
@@ -38,11 +39,13 @@ responses, never floats; requests may send a string or a number.
 `{"items": [...], "count": N, "limit": ..., "offset": ...}`.
 
 **Updates** are PATCH with only the fields that change, plus the `version` you read (or an
-`If-Match` header with the ETag that GET returned): a stale version is refused with 409.
+`If-Match` header with the ETag that GET returned): a stale `version` is refused with 409,
+a stale `If-Match` with 412; both answers carry the current version.
 
 **Errors** are `{"detail": "...", "errors": [{"field": "...", "message": "..."}]}`: 400 a
-body that cannot be read (not JSON); 401 not signed in; 403 not allowed (role, team or a read-only token); 404 no such key; 409 stale
-version or key taken; 422 invalid input; 428 update without a version.
+body that cannot be read (not JSON); 401 not signed in; 403 not allowed (role, team or a
+read-only token); 404 no such key; 409 stale version or key taken; 412 stale If-Match; 422
+invalid input; 428 update without a version.
 """
 
 
@@ -69,6 +72,7 @@ api = HeadwayAPI(
     docs_url="/docs",
 )
 install_error_handlers(api)
+api.add_decorator(refuse_unstorable_text)
 
 api.add_router("/teams", teams.router)
 api.add_router("/goals", goals.router)
@@ -80,6 +84,21 @@ api.add_router("/datasets", datasets.router)
 api.get("/docs/assets/{name}", auth=None, include_in_schema=False, url_name=ASSET_URL_NAME)(
     docs_asset
 )
+
+
+# Last of all: a path no operation has (e.g. a key holding a "/") is the API's own 404, in
+# JSON like every other answer, not the web site's HTML page; as there, for anybody.
+unknown_paths = Router()
+
+
+@unknown_paths.api_operation(
+    ["GET", "POST", "PUT", "PATCH", "DELETE"], "/{path:rest}", auth=None, include_in_schema=False
+)
+def no_such_operation(request: HttpRequest, rest: str) -> None:
+    raise Http404(f"the API has no operation at /api/v1/{rest}")
+
+
+api.add_router("", unknown_paths)
 
 
 @api.get("/me", response={200: MeOut, **READ_ERRORS}, tags=["People"], summary="Who am I")

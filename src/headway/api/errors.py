@@ -7,7 +7,8 @@ input, each problem with the field it is about (`errors`). Bad input is never a 
 | 401 | no valid token or session |
 | 403 | the role, team or token scope does not allow it; a failed CSRF check |
 | 404 | no object with that key |
-| 409 | a stale version; two writes of the same new key at the same moment |
+| 409 | a stale `version` in the body; two writes of the same new key at the same moment |
+| 412 | an `If-Match` that is not the object's ETag any more (someone changed it) |
 | 422 | invalid input: a field, a key already taken, a formula, a period label; a change |
 |     | after which the engine could no longer compute the KPI system |
 | 428 | an update that does not say which version it edited |
@@ -40,6 +41,10 @@ logger = logging.getLogger(__name__)
 
 class PreconditionRequired(Exception):
     """An update that names no version: it could overwrite someone else's change."""
+
+
+class PreconditionFailed(ConflictError):
+    """An update whose If-Match names a version that is no longer the current one."""
 
 
 class EngineRefused(Exception):
@@ -149,6 +154,12 @@ def install_error_handlers(api: NinjaAPI) -> None:
         body = ConflictOut(detail=str(exc), current_version=exc.current)
         return _respond(api, request, body, 409)
 
+    def precondition_failed(request: HttpRequest, exc: PreconditionFailed) -> HttpResponse:
+        body = ConflictOut(detail=str(exc), current_version=exc.current)
+        response = _respond(api, request, body, 412)
+        response["ETag"] = f'"{exc.current}"'
+        return response
+
     def integrity(request: HttpRequest, exc: IntegrityError) -> HttpResponse:
         # Checks run before saving, so this is a race: someone saved the same key at once.
         logger.warning("integrity error on %s %s: %s", request.method, request.path, exc)
@@ -194,6 +205,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
     _handle(api, Http404, not_found)
     _handle(api, PermissionDenied, forbidden)
     _handle(api, ConflictError, conflict)
+    _handle(api, PreconditionFailed, precondition_failed)
     _handle(api, IntegrityError, integrity)
     _handle(api, NinjaValidationError, ninja_invalid)
     _handle(api, DjangoValidationError, django_invalid)
@@ -213,4 +225,4 @@ WRITE_ERRORS: dict[int, type[ErrorOut]] = {
     409: ConflictOut,
     422: ErrorOut,
 }
-UPDATE_ERRORS: dict[int, type[ErrorOut]] = {**WRITE_ERRORS, 428: ErrorOut}
+UPDATE_ERRORS: dict[int, type[ErrorOut]] = {**WRITE_ERRORS, 412: ConflictOut, 428: ErrorOut}

@@ -7,7 +7,8 @@ body that names nothing is invalid input (422, naming the field).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from django.core.exceptions import ValidationError
@@ -15,8 +16,9 @@ from django.db.models import Model, QuerySet
 from django.http import Http404
 
 from headway.accounts.models import Team, User
-from headway.api.errors import PreconditionRequired
+from headway.api.errors import PreconditionFailed, PreconditionRequired
 from headway.api.schemas import PageParams
+from headway.audit.errors import ConflictError
 from headway.goals.models import Goal
 from headway.kpis.models import Kpi
 
@@ -130,3 +132,17 @@ def expected_version(body_version: int | None, if_match: str | None) -> int | No
             "header with the ETag that GET returned"
         )
     return body_version if body_version is not None else from_header
+
+
+@contextmanager
+def if_match_checked(if_match: str | None) -> Iterator[None]:
+    """A stale version named by an If-Match header fails the precondition: 412, as HTTP
+    says (RFC 9110, 13.1.1); one named by the body's `version` stays a 409 conflict."""
+    try:
+        yield
+    except ConflictError as error:
+        if (if_match or "").strip() in ("", "*"):
+            raise
+        failed = PreconditionFailed("", error.expected, error.current)
+        failed.args = error.args
+        raise failed from error

@@ -13,10 +13,10 @@ import csv
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import duckdb
 
@@ -779,7 +779,7 @@ def _xlsx_loaded_bytes(archive: zipfile.ZipFile) -> int:
         from openpyxl.xml.functions import fromstring
 
         try:
-            package = Manifest.from_tree(fromstring(archive.read(manifest)))
+            package = Manifest.from_tree(cast("Any", fromstring(archive.read(manifest))))
         except Exception:  # openpyxl refuses the file itself, with its own words
             package = None
         if package is not None:
@@ -799,7 +799,7 @@ def _xlsx_loaded_bytes(archive: zipfile.ZipFile) -> int:
     return total
 
 
-def _xlsx_rows(request: DatasetRequest) -> Iterator[tuple[int, tuple[Any, ...]]]:
+def _xlsx_rows(request: DatasetRequest) -> Generator[tuple[int, tuple[Any, ...]], None, None]:
     """The first sheet's rows with their numbers, streamed, after refusing files that would
     expand into a bomb. Anything wrong found on the way is a HeadwayError."""
     path = request.file

@@ -182,19 +182,32 @@ def dataset_use_warehouse(*, dataset: Dataset, by: User | None) -> Dataset:
     if dataset.file == wanted:
         return dataset
     with transaction.atomic():
-        before = snapshot(dataset)
-        dataset.file = wanted
-        dataset.version += 1
-        dataset.save(update_fields=["file", "version"])
+        # Read again, locked: its version moves on from the current one, never from a
+        # copy read before someone else's change (which a form read since would undo).
+        current = Dataset.objects.select_for_update().get(pk=dataset.pk)
+        if current.file == wanted:
+            dataset.file, dataset.version = current.file, current.version
+            return dataset
+        before = snapshot(current)
+        current.file = wanted
+        current.version += 1
+        current.save(update_fields=["file", "version"])
         audit_record(
             actor=by,
             action="dataset.update",
-            target=dataset,
+            target=current,
             before=before,
-            after=snapshot(dataset),
+            after=snapshot(current),
             reason="imported into the warehouse",
         )
+    dataset.file, dataset.version = current.file, current.version
     return dataset
+
+
+def _shown(text: str) -> str:
+    """A bad value as kept for people to read: a NUL character, which PostgreSQL cannot
+    store, is written as \\x00 (the value itself is refused anyway)."""
+    return text.replace("\x00", "\\x00")
 
 
 def _run_finish(
@@ -215,9 +228,9 @@ def _run_finish(
             RejectedRow(
                 import_run=run,
                 line=item.line,
-                column=item.column[:200],
-                value=item.value,
-                reason=item.reason[:500],
+                column=_shown(item.column)[:200],
+                value=_shown(item.value) if item.value is not None else None,
+                reason=_shown(item.reason)[:500],
             )
             for item in bad
         )
@@ -368,14 +381,15 @@ def _import(
     run.added, run.updated, run.unchanged = merged.added, merged.updated, merged.unchanged
     run.touched_from, run.touched_to = merged.touched_from, merged.touched_to
     _phase(run, 3, "replacing the table", progress)
-    if merged.written:
-        _step("before rename")
-        replace_table(temporary, table)
-        _step("after rename")
     try:
+        if merged.written:
+            _step("before rename")
+            replace_table(temporary, table)
+            _step("after rename")
         _record(run, dataset, staged.columns, by, progress)
     except Exception as error:
-        if merged.written:
+        if merged.written and not temporary.exists():
+            # The new table is in place (renamed from the temporary file).
             raise _TableReplaced from error
         raise
     _step("committed")

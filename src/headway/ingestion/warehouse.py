@@ -35,6 +35,7 @@ from headway.engine.data import (
 from headway.engine.problems import HeadwayError, Problem
 
 MAX_REJECTED = 1000
+NUL_REASON = "contains a NUL character, which no text may hold"
 # Rows whose values rule out types before a column is counted over the whole file.
 SAMPLE_ROWS = 2048
 DATE_PATTERN = r"^\s*\d{4}-\d{2}-\d{2}\s*$"
@@ -423,6 +424,18 @@ class Staging(Warehouse):
                 f"first FROM staged WHERE {key} IS NOT NULL) WHERE {ROW_COLUMN} > first"
             ).fetchall()
         self.step("checked keys")
+        # No text may hold a NUL character: PostgreSQL cannot store one (a dimension's
+        # values become the groups of stored results), and no real data holds one.
+        for column in target:
+            if column.type != "VARCHAR":
+                continue
+            quoted = quote_identifier(column.name)
+            for row, value in self.connection.execute(
+                f"SELECT {ROW_COLUMN}, {quoted} FROM staged WHERE contains({quoted}, chr(0))"
+            ).fetchall():
+                bad_rows.add(int(row))
+                found_bad.append((int(row), column.name, value, NUL_REASON))
+        self.step("checked text")
         firsts: dict[int, int] = {}
         for row, value, first in duplicates:
             bad_rows.add(int(row))

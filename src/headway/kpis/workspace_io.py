@@ -229,17 +229,19 @@ def plan_apply(workspace: Workspace) -> Plan:
     if differences:
 
         def update_org(by: User | None) -> None:
-            before = snapshot(organization)
+            # Read again, locked: the row may have changed since the plan was made.
+            current = Organization.objects.select_for_update().get(pk=organization.pk)
+            before = snapshot(current)
             for name, value in wanted_org.items():
-                setattr(organization, name, value)
-            organization.version += 1
-            organization.save()
+                setattr(current, name, value)
+            current.version += 1
+            current.save()
             audit_record(
                 actor=by,
                 action="organization.update",
-                target=organization,
+                target=current,
                 before=before,
-                after=snapshot(organization),
+                after=snapshot(current),
             )
 
         plan.add(Change("~", "organization", organization.name, differences), update_org)
@@ -262,7 +264,7 @@ def plan_apply(workspace: Workspace) -> Plan:
         ):
 
             def update_team(by: User | None, spec: Any = team_spec) -> None:
-                current = Team.objects.get(key=spec.key)
+                current = Team.objects.select_for_update().get(key=spec.key)
                 before = snapshot(current)
                 current.name = spec.name
                 current.version += 1
@@ -394,7 +396,7 @@ def plan_apply(workspace: Workspace) -> Plan:
             if differences:
 
                 def update_dataset(by: User | None, key: str = key, wanted: Any = wanted) -> None:
-                    current = Dataset.objects.get(key=key)
+                    current = Dataset.objects.select_for_update().get(key=key)
                     before = snapshot(current)
                     for name, value in wanted.items():
                         setattr(current, name, value)
@@ -447,7 +449,7 @@ def plan_apply(workspace: Workspace) -> Plan:
                     spec: Any = measure_spec,
                     wanted: Any = wanted,
                 ) -> None:
-                    current = Measure.objects.get(name=name)
+                    current = Measure.objects.select_for_update().get(name=name)
                     before = snapshot(current)
                     for field_name, value in wanted.items():
                         setattr(current, field_name, value)
@@ -508,7 +510,7 @@ def _plan_goals(workspace: Workspace, plan: Plan) -> None:
             )
 
             def save_goal(by: User | None, spec: Any = spec, wanted: Any = wanted) -> None:
-                current = Goal.objects.filter(key=spec.key).first()
+                current = Goal.objects.select_for_update().filter(key=spec.key).first()
                 before = snapshot(current) if current is not None else None
                 current = current or Goal(key=spec.key)
                 for name, value in wanted.items():
@@ -605,7 +607,7 @@ def _plan_kpis(workspace: Workspace, plan: Plan) -> None:
             )
 
             def save_kpi(by: User | None, spec: Any = spec, wanted: Any = wanted) -> None:
-                current_kpi = Kpi.objects.filter(key=spec.key).first()
+                current_kpi = Kpi.objects.select_for_update().filter(key=spec.key).first()
                 before = snapshot(current_kpi) if current_kpi is not None else None
                 current_kpi = current_kpi or Kpi(key=spec.key)
                 for name, value in wanted.items():
@@ -707,12 +709,17 @@ def _plan_kpis(workspace: Workspace, plan: Plan) -> None:
         if kpi_key not in wanted_keys and kpi.is_active and kpi.entry == "formula":
 
             def retire_kpi(by: User | None, kpi: Kpi = kpi) -> None:
-                before = snapshot(kpi)
-                kpi.is_active = False
-                kpi.version += 1
-                kpi.save()
+                current = Kpi.objects.select_for_update().get(pk=kpi.pk)
+                before = snapshot(current)
+                current.is_active = False
+                current.version += 1
+                current.save()
                 audit_record(
-                    actor=by, action="kpi.retire", target=kpi, before=before, after=snapshot(kpi)
+                    actor=by,
+                    action="kpi.retire",
+                    target=current,
+                    before=before,
+                    after=snapshot(current),
                 )
 
             plan.add(

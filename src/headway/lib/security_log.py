@@ -91,12 +91,11 @@ def security_event(event: str, *, level: int = logging.INFO, **fields: object) -
             values["context"] = "unavailable"
     values.update(fields)
     # Who and from where first, in the same order on every line.
-    ordered = {key: values.pop(key) for key in ("user", "via", "ip") if key in values}
-    values = {
-        key: value
-        for key, value in {**ordered, **values}.items()
-        if value is not None and value != ""
+    ordered: dict[str, object] = {
+        key: values.pop(key) for key in ("user", "via", "ip") if key in values
     }
+    ordered.update(values)
+    values = {key: value for key, value in ordered.items() if value is not None and value != ""}
     logger.log(
         level,
         "%s",

@@ -40,6 +40,34 @@ def _decimal(value: float | int | None) -> Decimal | None:
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
+# A Result's numbers have 30 digits, 10 of them after the point (results.models.Result).
+_STORED_LIMIT = Decimal(10) ** 20
+
+
+def _unstorable(results: list[Result]) -> list[Problem]:
+    """The computed numbers the app database cannot hold: a value, target or attainment
+    of 20 digits or more before the point, or any number that is not finite (JSON has no
+    infinity). One problem per KPI and number, naming the first period it happens in."""
+    problems: dict[tuple[str, str], Problem] = {}
+    for result in results:
+        columns = {"value": result.value, "target": result.target, "attainment": result.attainment}
+        measures = {f"measure {name}": value for name, value in result.measures.items()}
+        for name, number in {**columns, **measures}.items():
+            if number is None or isinstance(number, bool):
+                continue
+            exact = Decimal(number)
+            fits = exact.is_finite() and (name not in columns or abs(exact) < _STORED_LIMIT)
+            if not fits and (result.kpi.key, name) not in problems:
+                group = f" ({result.group_dimension} {result.group_value})"
+                problems[result.kpi.key, name] = Problem(
+                    f"its {name} for {result.period}{group if result.group_dimension else ''} "
+                    f"is {number}, which cannot be stored (at most 20 digits before the "
+                    "point): check the data it is computed from",
+                    key=result.kpi.key,
+                )
+    return list(problems.values())
+
+
 def _measure_values(
     workspace: Workspace, result: ComputeResult, row: ResultRow
 ) -> dict[str, float | int | None]:
@@ -131,6 +159,10 @@ def results_recompute(
                     ),
                 )
             )
+    problems = _unstorable([result for _, result in rows])
+    if problems:
+        # Nothing is written: the results stay as they were, and the caller says why.
+        raise HeadwayError(problems)
     with transaction.atomic():
         # Read in the writing transaction, so that a period closed while the engine ran
         # is left alone too.

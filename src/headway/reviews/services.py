@@ -794,9 +794,17 @@ def decisions_apply_all(*, meeting: Meeting, by: User) -> tuple[int, list[str]]:
 
 
 def action_close(
-    *, action: Action, by: User, status: str = ActionStatus.DONE, note: str = ""
+    *,
+    action: Action,
+    by: User,
+    status: str = ActionStatus.DONE,
+    note: str = "",
+    expected_version: int | None = None,
 ) -> Action:
-    """Marks an action done (or dropped, with a note); its owner, the chair or an admin."""
+    """Marks an action done (or dropped, with a note); its owner, the chair or an admin.
+
+    With `expected_version`, an action someone else changed since it was read (closed
+    it, most likely) is refused with ConflictError."""
     allowed = is_admin(by) or action.owner_id == by.pk or action.meeting.chair_id == by.pk
     _require(allowed, "only the action's owner, the meeting's chair or an admin closes it")
     if status not in (ActionStatus.DONE, ActionStatus.DROPPED):
@@ -805,6 +813,7 @@ def action_close(
         raise ValidationError({"note": "say why the action is dropped"})
     with transaction.atomic():
         current = Action.objects.select_for_update().get(pk=action.pk)
+        check_version(f"Action {current.title}", expected_version, current.version)
         if current.status != ActionStatus.OPEN:
             raise ValidationError({"status": "the action is already closed"})
         current.status = status

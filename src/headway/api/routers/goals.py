@@ -14,6 +14,7 @@ from headway.api.errors import READ_ERRORS, UPDATE_ERRORS, WRITE_ERRORS
 from headway.api.lookups import (
     etag,
     expected_version,
+    if_match_checked,
     goal_by_key,
     goal_ref,
     page,
@@ -106,6 +107,6 @@ def goals_update(
         changes["owner"] = person_ref(changes["owner"])
     if "parent" in changes:
         changes["parent"] = goal_ref(changes["parent"])
-    with engine_checked():
+    with engine_checked(), if_match_checked(if_match):
         goal_update(goal=goal, by=by, expected_version=version, **changes)
     return _answer(response, key)

@@ -22,6 +22,7 @@ from headway.api.errors import READ_ERRORS, UPDATE_ERRORS, WRITE_ERRORS
 from headway.api.lookups import (
     etag,
     expected_version,
+    if_match_checked,
     goal_ref,
     kpi_by_key,
     page,
@@ -145,7 +146,7 @@ def kpis_update(
                 raise ValidationError({f"threshold_{name}": f"thresholds.{name} cannot be null"})
             fields[f"threshold_{name}"] = value
     goals = _goal_links(payload.goals) if payload.goals is not None else None
-    with engine_checked():
+    with engine_checked(), if_match_checked(if_match):
         kpi_update(kpi=kpi, by=by, expected_version=version, goals=goals, **fields)
     results_refresh_kpi(key=key, by=by)
     return _answer(response, key)

@@ -12,7 +12,14 @@ from headway.api import lookups
 from headway.api.auth import writer
 from headway.api.checks import engine_checked
 from headway.api.errors import READ_ERRORS, UPDATE_ERRORS, WRITE_ERRORS
-from headway.api.lookups import etag, expected_version, page, team_by_key, team_ref
+from headway.api.lookups import (
+    etag,
+    expected_version,
+    if_match_checked,
+    page,
+    team_by_key,
+    team_ref,
+)
 from headway.api.schemas import PageParams, SlugKey, TeamIn, TeamOut, TeamPage, TeamPatch
 
 router = Router(tags=["Teams"])
@@ -68,6 +75,6 @@ def teams_update(
     changes = payload.changes()
     if "parent" in changes:
         changes["parent"] = team_ref(changes["parent"], "parent")
-    with engine_checked():
+    with engine_checked(), if_match_checked(if_match):
         team_update(team=team, by=by, expected_version=version, **changes)
     return _answer(response, key)

@@ -145,7 +145,9 @@ def comment_html(text: str, people: Iterable[User]) -> SafeString:
 
 def handle_of(person: User, people: Iterable[User]) -> str:
     """What to write after "@" to mention `person`: the start of their e-mail address,
-    or the whole address when another of `people` shares that start."""
+    or the whole address when another of `people` shares that start. (Without a query per
+    page: someone outside `people` with the same start at another domain would make the
+    short form name nobody, and the service then mentions nobody rather than a stranger.)"""
     local = person.email.split("@")[0].lower()
     shared = [
         other

@@ -205,7 +205,9 @@ class ProposalForm(HeadwayForm):
         self.fixed_kpi = kpi if editing else None
         wanted = [name for name in KIND_FIELDS[kind] if not (editing and name == "kpi")]
         if editing:
+            # A change is made against the version read: never silently over another's.
             wanted.append("version")
+            self.fields["version"].required = True
         for name in list(self.fields):
             if name not in wanted:
                 del self.fields[name]
@@ -469,7 +471,12 @@ def proposal_new(request: HttpRequest) -> HttpResponse:
         initial["effective_from"] = _next_period(Grain.MONTH)
         if goal is not None:
             initial["goal"] = goal.key
-            initial["team"] = goal.team.key if goal.team is not None else None
+        # The goal's team decides, or else the proposer's own (when they have one).
+        if goal is not None and goal.team is not None:
+            initial["team"] = goal.team.key
+        else:
+            own = list(user.teams.order_by("name")[:2])
+            initial["team"] = own[0].key if len(own) == 1 else None
     elif kpi is not None:
         initial["kpi"] = kpi.key
         if kind == ProposalKind.TARGET_CHANGE:

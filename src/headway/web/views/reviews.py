@@ -200,8 +200,9 @@ class MeetingForm(HeadwayForm):
     ) -> None:
         super().__init__(*args, **kwargs)
         if teams is None:
-            # A meeting keeps its scope: only the details change.
+            # A meeting keeps its scope: only the details change, against the version read.
             del self.fields["team"]
+            self.fields["version"].required = True
         else:
             del self.fields["version"]
             team_field = self.fields["team"]
@@ -457,6 +458,9 @@ class DecideForm(HeadwayForm):
 
 class CloseForm(HeadwayForm):
     note = forms.CharField(label=gettext_lazy("Note"), max_length=5000, required=False)
+    # The action's version when the page was shown: closing an action someone else
+    # changed meanwhile is a conflict. (A post without it relies on the open-only check.)
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 
 # -- what the pages show ------------------------------------------------------------------
@@ -1341,8 +1345,16 @@ def action_close(request: HttpRequest, pk: int) -> HttpResponse:
     form.is_valid()
     try:
         services.action_close(
-            action=action, by=_user(request), status=status, note=form.cleaned_data.get("note", "")
+            action=action,
+            by=_user(request),
+            status=status,
+            note=form.cleaned_data.get("note", ""),
+            expected_version=form.cleaned_data.get("version"),
         )
+    except ConflictError:
+        # Someone closed it since the page was shown: the page now shows how.
+        messages.error(request, CONFLICT_MESSAGE)
+        return redirect(_meeting_url(shown_on, f"action-{action.pk}"))
     except ValidationError as error:
         service_errors(form, error, {})
         return _meeting_page(

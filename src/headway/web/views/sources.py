@@ -223,9 +223,14 @@ def source_edit(request: HttpRequest, key: str) -> HttpResponse:
                     source_sync_request(source=source, by=_user(request))
                     messages.success(request, _("The source is set up; its first sync is queued."))
                 else:
+                    # The version the form was read at; a post without one cannot say
+                    # what it changes, and is refused like a stale one.
+                    version = request.POST.get("version", "")
+                    if not version.isdigit():
+                        raise ConflictError(f"source {source.name}", -1, source.version)
                     source_update(
                         source=source,
-                        version=int(request.POST.get("version", source.version)),
+                        version=int(version),
                         by=_user(request),
                         name=form.cleaned_data["name"],
                         config=config,
