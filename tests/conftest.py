@@ -78,6 +78,16 @@ def _private_cache(
     monkeypatch.setenv("HEADWAY_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
+@pytest.fixture(autouse=True)
+def _english_after_each_test() -> Iterator[None]:
+    """A page served in 繁體中文 leaves Django's language active in the thread (the locale
+    middleware sets it per request); the next test starts from the default again."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Skipped browser tests are listed loudly: nothing is skipped silently."""
     # Reports from xdist workers arrive here too, so this sees every skipped browser test.
