@@ -14,9 +14,9 @@ from headway.api.errors import READ_ERRORS, UPDATE_ERRORS, WRITE_ERRORS
 from headway.api.lookups import (
     etag,
     expected_version,
-    if_match_checked,
     goal_by_key,
     goal_ref,
+    if_match_checked,
     page,
     person_ref,
     team_ref,

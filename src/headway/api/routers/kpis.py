@@ -22,8 +22,8 @@ from headway.api.errors import READ_ERRORS, UPDATE_ERRORS, WRITE_ERRORS
 from headway.api.lookups import (
     etag,
     expected_version,
-    if_match_checked,
     goal_ref,
+    if_match_checked,
     kpi_by_key,
     page,
     person_ref,
