@@ -113,7 +113,10 @@ DecimalOut = Annotated[
 # A decimal in a request: a JSON number or a string, finite, within its column's size.
 ThresholdIn = Annotated[Decimal, Field(max_digits=12, decimal_places=6, allow_inf_nan=False)]
 WeightIn = Annotated[Decimal, Field(max_digits=6, decimal_places=3, ge=0, allow_inf_nan=False)]
-TargetValueIn = Annotated[Decimal, Field(max_digits=30, decimal_places=10, allow_inf_nan=False)]
+# Targets and values: 19 digits before the point, one fewer than their column holds, as
+# SQLite keeps 15 significant digits and reads twenty 9s back as 1e20, which overflows the
+# column's 30 digits when it is read (a server error on every read of that row).
+TargetValueIn = Annotated[Decimal, Field(max_digits=29, decimal_places=10, allow_inf_nan=False)]
 
 
 # Errors -------------------------------------------------------------------------------

@@ -238,6 +238,10 @@ def _result_of(kpi: Kpi, entry: ManualValue, engine_kpi: ResolvedKpi, period: Pe
     chosen = target_for(engine_kpi, period, None, None)
     target = chosen.entry.value if chosen is not None else None
     attainment = attainment_of(float(entry.value), target, engine_kpi.spec.direction)
+    if attainment is not None and abs(attainment) >= 1e20:
+        # A value over a minute target (1e19 over 1e-10): more digits than a Result holds,
+        # and no more meaningful than the infinite attainment attainment_of leaves out.
+        attainment = None
     thresholds = engine_kpi.spec.thresholds
     return Result(
         kpi=kpi,
