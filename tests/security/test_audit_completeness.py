@@ -1003,3 +1003,42 @@ def test_the_triggers_are_in_the_database(org: Organisation) -> None:
             )
         names = {row[0] for row in cursor.fetchall()}
     assert {f"{table}_no_update", f"{table}_no_delete"} <= names
+
+
+def test_truncate_cannot_empty_the_audit_table_on_postgresql(entry: AuditEntry) -> None:
+    """TRUNCATE fires no row trigger, so a statement trigger refuses it. SQLite has no
+    TRUNCATE: its `DELETE FROM` without WHERE is refused by the row trigger (above)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE")
+    table = AuditEntry._meta.db_table
+    with connection.cursor() as cursor:
+        _refused(lambda: cursor.execute(f"TRUNCATE {table}"))
+        _refused(lambda: cursor.execute(f"TRUNCATE {table} RESTART IDENTITY CASCADE"))
+        cursor.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal",
+            [table],
+        )
+        assert f"{table}_no_truncate" in {row[0] for row in cursor.fetchall()}
+    _unchanged(entry)
+
+
+def test_the_bypass_of_flush_lasts_only_for_its_own_transaction(entry: AuditEntry) -> None:
+    """`flush` empties every table (the test runner flushes between transactional tests):
+    it may truncate the audit table, and the session may not afterwards."""
+    from django.core.management import call_command
+
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # The test's own transaction holds deferred foreign-key checks, which TRUNCATE
+            # refuses to run past (a flush of its own has none).
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True)
+        assert AuditEntry.objects.count() == 0
+        transaction.set_rollback(True)
+    _unchanged(entry)
+    if connection.vendor == "postgresql":
+        table = AuditEntry._meta.db_table
+        with connection.cursor() as cursor:
+            _refused(lambda: cursor.execute(f"TRUNCATE {table}"))
+    _unchanged(entry)

@@ -6,6 +6,7 @@ from typing import Any
 
 from headway.accounts.choices import Role
 from headway.accounts.models import Membership, Team, User
+from headway.accounts.selectors import team_and_below
 
 
 def is_signed_in(user: Any) -> bool:
@@ -20,20 +21,10 @@ def managed_team_ids(user: Any) -> set[int]:
     """The teams a person manages, with every team below them in the tree."""
     if not is_signed_in(user) or user.role != Role.MANAGER:
         return set()
-    managed = set(
-        Membership.objects.filter(user=user, is_manager=True).values_list("team_id", flat=True)
+    managed = Membership.objects.filter(user=user, is_manager=True).values_list(
+        "team_id", flat=True
     )
-    children: dict[int | None, list[int]] = {}
-    for team_id, parent_id in Team.objects.values_list("id", "parent_id"):
-        children.setdefault(parent_id, []).append(team_id)
-    found = set(managed)
-    stack = list(managed)
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
+    return team_and_below(*managed)
 
 
 def team_ids_of(user: Any) -> set[int]:

@@ -34,6 +34,7 @@ from headway.kpis.choices import Direction, EntryKind, Grain, TargetOrigin, Unit
 from headway.kpis.models import Kpi, TargetVersion
 from headway.results.choices import Status
 from headway.results.models import Result
+from headway.results.selectors import RecomputeRefusal
 
 # Keys of teams and goals: workspace keys that are also Django slugs.
 SLUG_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
@@ -499,6 +500,11 @@ def _measure_value(value: Any) -> Decimal | None:
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
+class RecomputeRefusedOut(Schema):
+    at: datetime.datetime = Field(description="When the last recompute was refused")
+    reason: str = Field(description="Why: the numbers that could not be stored")
+
+
 class ResultOut(Schema):
     kpi: str = Field(description="The KPI's key")
     period: str = Field(description="The period's label, e.g. 2026-03")
@@ -514,9 +520,14 @@ class ResultOut(Schema):
     )
     computed_at: datetime.datetime
     data_as_of: datetime.datetime | None
+    recompute_refused: RecomputeRefusedOut | None = Field(
+        default=None,
+        description="Set when the KPI's last recompute was refused (a number it computed "
+        "cannot be stored): this result is from before it, as `computed_at` says",
+    )
 
     @classmethod
-    def of(cls, result: Result, kpi_key: str) -> ResultOut:
+    def of(cls, result: Result, kpi_key: str, refusal: RecomputeRefusal | None = None) -> ResultOut:
         return cls(
             kpi=kpi_key,
             period=result.period,
@@ -530,6 +541,9 @@ class ResultOut(Schema):
             measures={name: _measure_value(value) for name, value in result.measures.items()},
             computed_at=result.computed_at,
             data_as_of=result.data_as_of,
+            recompute_refused=RecomputeRefusedOut(at=refusal.at, reason=refusal.reason)
+            if refusal is not None
+            else None,
         )
 
 

@@ -279,7 +279,11 @@ def _gunicorn(bind: str, workers: int, environment: dict[str, str]) -> None:
         "-",
         "--forwarded-allow-ips",
         environment.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        # The application (and the forecast model, see headway.site.wsgi) is loaded once in
+        # the master and shared by the forked workers, so no worker starts cold.
+        "--preload",
     ]
+    environment = dict(environment, HEADWAY_WARM_FORECAST="1")
     try:
         # The command is fixed here; only the bind address and worker count vary.
         completed = subprocess.run(command, env=environment, check=False)  # noqa: S603
@@ -459,7 +463,12 @@ def import_(
         )
         from headway.results.services import results_refresh_dataset
 
-        for problem in results_refresh_dataset(dataset_key=dataset, by=run.by):
+        for problem in results_refresh_dataset(
+            dataset_key=dataset,
+            by=run.by,
+            touched_from=run.touched_from,
+            touched_to=run.touched_to,
+        ):
             click.echo(f"warning: the KPIs that use {dataset} were not recomputed: {problem}")
         return
     if rejected_csv is not None and run.rejected:

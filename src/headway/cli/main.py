@@ -68,10 +68,28 @@ def cli() -> None:
 workspace_argument = click.argument("workspace", type=click.Path(dir_okay=False, path_type=Path))
 
 
-def _load(workspace: Path) -> Workspace:
+warehouse_option = click.option(
+    "--warehouse",
+    metavar="URL",
+    help="Run the scans here instead of the workspace's warehouse: duckdb, "
+    "postgresql://user@host/db?schema=NAME, spark://local[2], spark://HOST:7077, sc://HOST:15002.",
+)
+
+
+def _load(workspace: Path, warehouse: str | None = None) -> Workspace:
     from headway.engine.workspace import load_workspace
 
-    return load_workspace(workspace)
+    loaded = load_workspace(workspace)
+    if warehouse is not None:
+        from headway.engine.backends import WarehouseUrlError, parse_url
+        from headway.engine.problems import HeadwayError, Problem
+
+        try:
+            parse_url(warehouse)
+        except WarehouseUrlError as error:
+            raise HeadwayError(Problem(f"--warehouse: {error}")) from None
+        loaded.model = loaded.model.model_copy(update={"warehouse": warehouse})
+    return loaded
 
 
 def _request(
@@ -126,6 +144,7 @@ def validate(workspace: Path) -> None:
 @click.option("--to", "end", metavar="PERIOD", help="Last period (any grain's label).")
 @click.option("--kpi", "kpis", multiple=True, metavar="KEY", help="Only this KPI (repeatable).")
 @click.option("--by", metavar="DIMENSION", help="Break every KPI down by this dimension.")
+@warehouse_option
 @click.option(
     "--format",
     "output_format",
@@ -140,6 +159,7 @@ def compute(
     end: str | None,
     kpis: tuple[str, ...],
     by: str | None,
+    warehouse: str | None,
     output_format: str,
 ) -> None:
     """Compute KPIs per period (and group) from a workspace file and its data."""
@@ -147,7 +167,7 @@ def compute(
     from headway.engine.checked import CheckedFiles
     from headway.engine.compute import Engine
 
-    loaded = _load(workspace)
+    loaded = _load(workspace, warehouse)
     request = _request(loaded, start, end, kpis, by)
     with Engine(loaded, CheckedFiles.default()) as engine:
         result = engine.compute(request)
@@ -166,12 +186,15 @@ def compute(
 @click.option("--kpi", "kpi", required=True, metavar="KEY", help="The KPI to explain.")
 @click.option("--period", metavar="PERIOD", help="The period (default: the latest with data).")
 @click.option("--by", metavar="DIMENSION", help="Also show the value per group.")
+@warehouse_option
 @reports_errors
-def explain(workspace: Path, kpi: str, period: str | None, by: str | None) -> None:
+def explain(
+    workspace: Path, kpi: str, period: str | None, by: str | None, warehouse: str | None
+) -> None:
     """Explain one KPI: its definition, period bounds, SQL and the numbers behind it."""
     from headway.cli.explaining import explain_kpi
 
-    loaded = _load(workspace)
+    loaded = _load(workspace, warehouse)
     click.echo(explain_kpi(loaded, kpi, period, by))
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from headway.engine.compute import Number, ResultRow
+from headway.lib.spreadsheet import escape_formula_cell
 
 
 def number_text(value: Number | None) -> str:
@@ -38,35 +39,23 @@ def json_number(value: Number | None) -> Any:
     return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
-# A text cell starting with one of these is read by spreadsheets as a formula (or, for tab
-# and carriage return, may turn into one on a copy and paste): CSV/formula injection. The
-# group names come from the data, so a dataset could plant one.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def text_cell(text: str) -> str:
-    """Text a spreadsheet shows as text: a leading apostrophe before = + - @ tab or CR.
-    Numbers are written as they are: a spreadsheet reads -5 as a number."""
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
-
-
 def header(by: str | None) -> list[str]:
     return ["kpi", "period", *([by] if by else []), "value", "target", "attainment", "status"]
 
 
 def write_csv(rows: Sequence[ResultRow], by: str | None, out: TextIO) -> None:
-    out.write(_record([text_cell(name) for name in header(by)]))
+    out.write(_record([escape_formula_cell(name) for name in header(by)]))
     for row in rows:
         out.write(
             _record(
                 [
-                    text_cell(row.kpi),
-                    text_cell(row.period.label),
-                    *([text_cell(row.group) if row.group is not None else ""] if by else []),
+                    escape_formula_cell(row.kpi),
+                    escape_formula_cell(row.period.label),
+                    *([escape_formula_cell(row.group)] if by else []),
                     number_text(row.value),
                     number_text(row.target),
                     number_text(row.attainment),
-                    text_cell(row.status.value),
+                    escape_formula_cell(row.status.value),
                 ]
             )
         )

@@ -76,5 +76,6 @@ def sync(dataset: str, accept_schema_change: bool, actor: str | None) -> None:
             dataset_key=dataset,
             by=by,
             touched_from=run.touched_from,
+            touched_to=run.touched_to,
         ):
             click.echo(f"warning: the KPIs were not recomputed: {problem}", err=True)

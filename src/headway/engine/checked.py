@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
@@ -41,6 +41,13 @@ class CheckedFiles:
         facts = [str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, what]
         text = json.dumps(facts, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
+
+    def together(self, signatures: Sequence[str | None]) -> str | None:
+        """The signature of several file versions checked as one whole (the keys of a
+        folder of Parquet parts are unique across them); None if any file is unreadable."""
+        if not signatures or any(signature is None for signature in signatures):
+            return None
+        return hashlib.sha256(json.dumps(["together", *signatures]).encode()).hexdigest()
 
     def passed(self, signature: str | None) -> bool:
         return signature is not None and (self.directory / signature).exists()

@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from headway.engine.backends import Backend, QueryFailed, connect
 from headway.engine.checked import CheckedFiles
 from headway.engine.data import (
     DatasetRequest,
@@ -43,6 +44,11 @@ class ComputeRequest:
     start: Period | None = None
     end: Period | None = None
     by: str | None = None
+    # With `by`: only these groups (None: rows without a value for the dimension), each
+    # given a row for every period whether or not it has data there, as a compute over
+    # the whole range gives every group found anywhere in it. Lets an incremental compute
+    # redo the groups a change touched and nothing else.
+    groups: frozenset[str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -155,10 +161,19 @@ def _plain_number(value: Any) -> Number | None:
 class Engine:
     """Computes a workspace's KPIs from its data files."""
 
-    def __init__(self, workspace: Workspace, checked: CheckedFiles | None = None) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        checked: CheckedFiles | None = None,
+        warehouse: str | None = None,
+    ) -> None:
         self.workspace = workspace
         self.checked = checked
         self.warehouse: Warehouse | None = None
+        # Where the scans run (docs/warehouse.md): the given URL, else the workspace's
+        # `warehouse:`, else the embedded DuckDB that reads the files.
+        self.warehouse_url = warehouse if warehouse else workspace.model.warehouse
+        self.backend: Backend | None = None
 
     def __enter__(self) -> Engine:
         return self
@@ -167,9 +182,20 @@ class Engine:
         self.close()
 
     def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
         if self.warehouse is not None:
             self.warehouse.close()
             self.warehouse = None
+
+    def connect(self) -> Backend:
+        """The backend the scans run on, connected on first use (validate never needs it)."""
+        if self.warehouse is None:
+            self.warehouse = Warehouse(self.workspace.timezone, self.checked)
+        if self.backend is None:
+            self.backend = connect(self.warehouse_url, self.warehouse)
+        return self.backend
 
     def load(self, names: Sequence[str] | None = None) -> dict[str, LoadedDataset]:
         """Reads and checks the named datasets (all of them by default, as validate does)."""
@@ -235,24 +261,26 @@ class Engine:
         # dataset does not stop this one (validate checks them all).
         needed = dict.fromkeys(name for kpi in kpis for name in self.workspace.kpi_datasets(kpi))
         loaded = self.load(list(needed))
-        assert self.warehouse is not None
-        connection = self.warehouse.connection
+        backend = self.connect()
+        backend.prepare(loaded[name] for name in needed)
         periods = self._periods(kpis, request, loaded)
-        scans = self._plan(kpis, periods, request.by)
+        scans = self._plan(kpis, periods, request.by, request.groups)
         aggregates: dict[tuple[str, Grain, datetime.date, str | None], Number | None] = {}
         present: dict[tuple[str, str], set[tuple[Grain, datetime.date, str | None]]] = defaultdict(
             set
         )
         executed: list[tuple[Scan, str]] = []
         for scan in scans:
-            sql = scan_sql(scan, loaded[scan.dataset])
-            executed.append((scan, f"{loaded[scan.dataset].definition};\n\n{sql}"))
+            dataset = loaded[scan.dataset]
+            sql = scan_sql(scan, dataset, backend.relation(dataset), backend.dialect)
+            shown = backend.describe(dataset) + dataset.definition
+            executed.append((scan, f"{shown};\n\n{sql}"))
             try:
-                records = connection.execute(sql).fetchall()
-            except duckdb.Error as error:
+                records = backend.fetch(sql)
+            except QueryFailed as error:
                 raise HeadwayError(
                     Problem(
-                        f"reading dataset {scan.dataset} failed: {str(error).splitlines()[0]}",
+                        f"reading dataset {scan.dataset} failed: {error}",
                         file=loaded[scan.dataset].shown_file,
                     )
                 ) from None
@@ -273,7 +301,9 @@ class Engine:
         for kpi in kpis:
             kpi_periods = periods[kpi.key]
             groups: list[str | None] = [None]
-            if request.by is not None:
+            if request.by is not None and request.groups is not None:
+                groups = sorted(request.groups, key=lambda group: (group is None, group or ""))
+            elif request.by is not None:
                 groups = self._groups(kpi, kpi_periods, present)
             # The periods that prev() reaches, then the KPI's own: prev(x, n) of the period
             # at index i is simply index i - n (no date arithmetic per value).
@@ -417,7 +447,11 @@ class Engine:
         return periods
 
     def _plan(
-        self, kpis: Sequence[ResolvedKpi], periods: dict[str, list[Period]], by: str | None
+        self,
+        kpis: Sequence[ResolvedKpi],
+        periods: dict[str, list[Period]],
+        by: str | None,
+        groups: frozenset[str | None] | None = None,
     ) -> list[Scan]:
         """Groups the KPIs' measures into one scan per dataset and time column."""
         grains: dict[tuple[str, str], dict[Grain, None]] = defaultdict(dict)
@@ -454,6 +488,7 @@ class Engine:
                     end_day=bounds[key][1],
                     by=by,
                     fiscal_year_start=self.workspace.fiscal_year_start,
+                    groups=groups if by is not None else None,
                 )
             )
         return scans

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import re
+import secrets
 import tempfile
 import zipfile
 from collections.abc import Generator, Iterable, Iterator, Mapping
@@ -39,6 +41,28 @@ MAX_XLSX_LOADED_BYTES = 64 * 1024 * 1024
 MAX_XLSX_ROWS = 1_100_000
 MAX_XLSX_COLUMNS = 1000
 MAX_PROBLEMS_PER_COLUMN = 5
+
+# DuckDB's own limit is 80% of the machine's memory for each connection: one compute
+# could take most of a server. Past this limit DuckDB spills to temporary files instead,
+# so that `headway compute` and the worker stay under 1 GiB whatever the data's size on
+# small servers too (bench/memory.py measures it).
+ENGINE_MEMORY_LIMIT_VARIABLE = "HEADWAY_ENGINE_MEMORY_LIMIT"
+DEFAULT_ENGINE_MEMORY_LIMIT = "256MB"
+_MEMORY_AMOUNT = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
+
+
+def engine_memory_limit(environ: Mapping[str, str] | None = None) -> str:
+    """The most memory the engine's DuckDB may hold, from HEADWAY_ENGINE_MEMORY_LIMIT."""
+    env = os.environ if environ is None else environ
+    value = env.get(ENGINE_MEMORY_LIMIT_VARIABLE, "").strip() or DEFAULT_ENGINE_MEMORY_LIMIT
+    if not _MEMORY_AMOUNT.fullmatch(value):
+        raise HeadwayError(
+            Problem(
+                f"{ENGINE_MEMORY_LIMIT_VARIABLE} is {value!r}: write an amount of memory "
+                "such as 256MB or 2GB"
+            )
+        )
+    return value
 
 NUMERIC_TYPES = (
     "TINYINT",
@@ -97,6 +121,9 @@ class LoadedDataset:
     row_count: int = 0
     # How the view reads the file: the casts and time-zone conversions behind every number.
     definition: str = ""
+    # The data file (or folder) behind the view: other backends fingerprint it to tell
+    # whether the copy they hold is still current.
+    file: Path | None = None
 
 
 class _Source:
@@ -156,13 +183,35 @@ class _ParquetSource(_Source):
     pass
 
 
+class _PartsSource(_Source):
+    """A folder (or glob) of Parquet files read as one table; see headway.engine.parts."""
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        relation: str,
+        types: dict[str, str],
+        parts: list[Path],
+    ) -> None:
+        super().__init__(connection, relation, types, "row")
+        self.parts = parts
+
+
 class Warehouse:
     """One DuckDB connection that holds the workspace's datasets as typed views."""
 
     def __init__(self, timezone: str, checked: CheckedFiles | None = None) -> None:
         self.timezone = timezone
         self.checked = checked
+        self.memory_limit = engine_memory_limit()
         self.connection = duckdb.connect(":memory:")
+        # Spill files go to a folder of this connection's own, which DuckDB creates on the
+        # first spill and removes on close: its default, ".tmp" in the current folder,
+        # would litter the user's folder, and two connections sharing one would remove it
+        # from under each other.
+        spill = Path(tempfile.gettempdir()) / f"headway-engine-{os.getpid()}-{secrets.token_hex(6)}"
+        self.connection.execute(f"SET memory_limit = {quote_literal(self.memory_limit)}")
+        self.connection.execute(f"SET temp_directory = {quote_literal(str(spill))}")
         # Extensions must never be fetched from the internet; icu, json and parquet are
         # built in. Timestamps are converted explicitly, so the session zone is fixed.
         self.connection.execute("SET autoinstall_known_extensions = false")
@@ -183,6 +232,14 @@ class Warehouse:
                 self.datasets[request.name] = self.load(request, self._opened)
             except HeadwayError as error:
                 problems.extend(error.problems)
+            except duckdb.OutOfMemoryException:
+                raise HeadwayError(
+                    Problem(
+                        "checking the data needs more memory than the engine may use "
+                        f"({ENGINE_MEMORY_LIMIT_VARIABLE} is {self.memory_limit}): raise it",
+                        file=request.shown_file,
+                    )
+                ) from None
         if problems:
             raise HeadwayError(problems)
         return self.datasets
@@ -196,10 +253,14 @@ class Warehouse:
         if problems:
             raise HeadwayError(problems)
         signature = None
+        what = [request.key, sorted((k, sorted(v)) for k, v in request.needs.items()), types]
         if self.checked is not None:
-            what = [request.key, sorted((k, sorted(v)) for k, v in request.needs.items()), types]
             signature = self.checked.signature(request.file, what)
-        if self.checked is None or not self.checked.passed(signature):
+        if isinstance(source, _PartsSource):
+            from headway.engine.parts import check_parts
+
+            check_parts(self, request, source, expressions, what)
+        elif self.checked is None or not self.checked.passed(signature):
             problems = self._check_values(request, source, expressions)
             problems += self._check_key(request, source)
             if problems:
@@ -219,6 +280,7 @@ class Warehouse:
             shown_file=request.shown_file,
             row_noun=source.row_noun,
             column_types=types,
+            file=request.file,
         )
 
     def _describe_source(self, source: _Source, request: DatasetRequest) -> str:
@@ -229,6 +291,11 @@ class Warehouse:
 
     def _open(self, request: DatasetRequest, number: int) -> _Source:
         path = request.file
+        from headway.engine.parts import open_parts, parquet_parts
+
+        parts = parquet_parts(request)
+        if parts is not None:
+            return open_parts(self, request, f"src_{number}", parts)
         if not path.exists():
             raise HeadwayError(
                 Problem(

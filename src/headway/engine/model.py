@@ -180,6 +180,9 @@ class Kpi(Strict):
 class WorkspaceModel(Strict):
     version: Literal[1]
     organization: Organization
+    # Where the scans run: a URL (docs/warehouse.md); the embedded DuckDB when absent. It
+    # is checked by headway.engine.workspace, whose message hides a password.
+    warehouse: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
     teams: list[Team] = Field(default_factory=list)
     people: list[Person] = Field(default_factory=list)
     datasets: dict[Key, Dataset]

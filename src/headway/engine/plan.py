@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+import sqlglot
+
 from headway.engine.data import LoadedDataset, quote_identifier, quote_literal
 from headway.engine.model import Aggregation
 from headway.engine.workspace import ResolvedMeasure
@@ -40,6 +42,8 @@ class Scan:
     end_day: datetime.date  # exclusive
     by: str | None
     fiscal_year_start: int
+    # Only the rows of these groups of `by` (None: rows without a value); None: all rows.
+    groups: frozenset[str | None] | None = None
 
     def period_alias(self, grain: Grain) -> str:
         return f"period_{grain.value}"
@@ -63,7 +67,7 @@ def period_start_sql(grain: Grain, column: str, fiscal_year_start: int) -> str:
     )
 
 
-def _aggregate_sql(measure: ResolvedMeasure) -> str:
+def _aggregate_sql(measure: ResolvedMeasure, wide_sum: bool = False) -> str:
     spec = measure.spec
     column = quote_identifier(spec.column) if spec.column is not None else None
     match spec.agg:
@@ -72,7 +76,9 @@ def _aggregate_sql(measure: ResolvedMeasure) -> str:
         case Aggregation.COUNT_DISTINCT:
             expression = f"count(DISTINCT {column})"
         case Aggregation.SUM:
-            expression = f"sum({column})"
+            # Spark's sum of integers overflows where DuckDB's widens (HUGEINT): exact
+            # decimals keep the same numbers.
+            expression = f"sum(CAST({column} AS DECIMAL(38,0)))" if wide_sum else f"sum({column})"
         case Aggregation.AVG:
             expression = f"avg({column})"
         case Aggregation.MIN:
@@ -84,8 +90,42 @@ def _aggregate_sql(measure: ResolvedMeasure) -> str:
     return expression
 
 
-def scan_sql(scan: Scan, dataset: LoadedDataset) -> str:
-    """The one query of a scan, in DuckDB's dialect."""
+def groups_condition(group_sql: str, groups: frozenset[str | None]) -> str:
+    """SQL that holds for the rows of the given groups: an IN list of quoted literals, and
+    IS NULL for the rows without a value."""
+    values = sorted(group for group in groups if group is not None)
+    parts = (
+        [f"{group_sql} IN ({', '.join(quote_literal(value) for value in values)})"]
+        if values
+        else []
+    )
+    if None in groups:
+        parts.append(f"{group_sql} IS NULL")
+    return "(" + " OR ".join(parts) + ")" if parts else "false"
+
+
+def to_dialect(sql: str, dialect: str) -> str:
+    """DuckDB's SQL in another backend's dialect (sqlglot): date_trunc, INTERVAL, FILTER,
+    GROUPING SETS and the casts all have their counterparts there."""
+    if dialect == "duckdb":
+        return sql
+    return sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0]
+
+
+def _is_integer_sum(measure: ResolvedMeasure, dataset: LoadedDataset) -> bool:
+    from headway.engine.backends.base import INTEGER_TYPES, portable_type
+
+    column = measure.spec.column
+    if measure.spec.agg is not Aggregation.SUM or column is None:
+        return False
+    return portable_type(dataset.column_types.get(column, "VARCHAR")) in INTEGER_TYPES
+
+
+def scan_sql(
+    scan: Scan, dataset: LoadedDataset, relation: str | None = None, dialect: str = "duckdb"
+) -> str:
+    """The one query of a scan, reading `relation` (the dataset's view by default), in the
+    dialect of the backend that runs it."""
     time = quote_identifier(scan.time_column)
     group_sql = None
     if scan.by is not None:
@@ -102,17 +142,22 @@ def scan_sql(scan: Scan, dataset: LoadedDataset) -> str:
         selects.append(f"{group_sql} AS {GROUP_ALIAS}")
     selects.append(f"count(*) AS {ROWS_ALIAS}")
     for item in scan.measures:
-        selects.append(f"{_aggregate_sql(item.measure)} AS {item.alias}")
+        wide = dialect == "spark" and _is_integer_sum(item.measure, dataset)
+        selects.append(f"{_aggregate_sql(item.measure, wide)} AS {item.alias}")
     low = quote_literal(f"{scan.first_day.isoformat()} 00:00:00")
     high = quote_literal(f"{scan.end_day.isoformat()} 00:00:00")
+    where = f"{time} >= TIMESTAMP {low} AND {time} < TIMESTAMP {high}"
+    if group_sql is not None and scan.groups is not None:
+        where += f" AND {groups_condition(group_sql, scan.groups)}"
     if len(sets) == 1:
         group_by = ", ".join(sets[0])
     else:
         group_by = "GROUPING SETS (" + ", ".join("(" + ", ".join(s) + ")" for s in sets) + ")"
-    return (
+    sql = (
         "SELECT\n  "
         + ",\n  ".join(selects)
-        + f"\nFROM {dataset.view}"
-        + f"\nWHERE {time} >= TIMESTAMP {low} AND {time} < TIMESTAMP {high}"
+        + f"\nFROM {relation or dataset.view}"
+        + f"\nWHERE {where}"
         + f"\nGROUP BY {group_by}"
     )
+    return to_dialect(sql, dialect)

@@ -194,6 +194,7 @@ def validate_document(document: YamlDocument) -> Workspace:
         raise HeadwayError(collector.problems) from None
     workspace = Workspace(path=document.path, model=model, document=document)
     _check_organization(workspace, collector)
+    _check_warehouse(workspace, collector)
     _check_teams_and_people(workspace, collector)
     _resolve_measures(workspace, collector)
     _check_goals(workspace, collector)
@@ -212,6 +213,15 @@ def _check_organization(workspace: Workspace, out: _Collector) -> None:
             f"{workspace.model.organization.timezone!r} is not an IANA time zone "
             "(for example Asia/Taipei)",
         )
+
+
+def _check_warehouse(workspace: Workspace, out: _Collector) -> None:
+    from headway.engine.backends.url import WarehouseUrlError, parse_url
+
+    try:
+        parse_url(workspace.model.warehouse)
+    except WarehouseUrlError as error:
+        out.add(("warehouse",), str(error))
 
 
 @functools.cache

@@ -43,9 +43,9 @@ from headway.ingestion.warehouse import (
 )
 from headway.kpis.choices import Aggregation
 from headway.kpis.models import Dataset
+from headway.lib.spreadsheet import escape_formula_cell
 
 DEFAULT_MAX_IMPORT_BYTES = 1024 * 1024 * 1024
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 # Tests set this to stop the process at a chosen step (see tests/ingestion/crash_import.py).
 fault_hook: Callable[[str], None] | None = None
@@ -107,10 +107,10 @@ def _stored_schema(dataset: Dataset) -> list[Column] | None:
     return columns_from_json(record.columns) if record is not None else None
 
 
-def _staging(dataset: Dataset, path: Path) -> Staging:
+def _staging(dataset: Dataset, path: Path, shown_file: str) -> Staging:
     return Staging(
         path=path,
-        shown_file=path.name,
+        shown_file=shown_file,
         dataset=dataset.key,
         key_column=dataset.key_column,
         time_column=dataset.time_column,
@@ -120,6 +120,23 @@ def _staging(dataset: Dataset, path: Path) -> Staging:
         memory_limit=str(getattr(settings, "HEADWAY_IMPORT_MEMORY_LIMIT", "") or "") or None,
         spill_dir=Path(settings.DATA_DIR) / "tmp" / "imports",
     )
+
+
+def _shown_name(path: Path, file_name: str | None) -> str:
+    """The file as people know it: the name it was uploaded with, never the name or the
+    folder it is staged under here."""
+    return Path(file_name).name if file_name else path.name
+
+
+def _without_path(text: str, path: Path, shown_file: str) -> str:
+    """A message with the staged file's path (and its folder) replaced by the name people
+    know it by: DuckDB's own errors name the file it read."""
+    for staged in dict.fromkeys((str(path.resolve()), str(path), path.name)):
+        text = text.replace(staged, shown_file)
+    for folder in dict.fromkeys((str(path.resolve().parent), str(path.parent))):
+        if len(folder) > 1:
+            text = text.replace(folder, "")
+    return text
 
 
 def _file_facts(path: Path) -> tuple[str, int]:
@@ -283,8 +300,9 @@ def import_file(
     if by is not None and not can_create_anything(by):
         raise NotAllowed("only admins and team managers may import data")
     path = Path(path)
+    shown = _shown_name(path, file_name)
     if not path.is_file():
-        raise HeadwayError(Problem("file not found", file=str(path)))
+        raise HeadwayError(Problem("file not found", file=shown))
     table = table_path(dataset)
     _step("start")
     with _dataset_lock(dataset):
@@ -298,7 +316,7 @@ def import_file(
                 dataset=dataset,
                 started_at=timezone.now(),
                 source=source,
-                file_name=(file_name or path.name)[:500],
+                file_name=shown[:500],
                 sha256=sha256,
                 file_bytes=size,
                 by=by,
@@ -307,7 +325,7 @@ def import_file(
         _step("run recorded")
         temporary = table.with_name(f"{table.name}.tmp-{run.pk}")
         try:
-            _import(run, dataset, path, table, temporary, by, accept_schema_change, progress)
+            _import(run, dataset, path, shown, table, temporary, by, accept_schema_change, progress)
         except _TableReplaced as replaced:
             cause = replaced.__cause__
             assert isinstance(cause, Exception)
@@ -321,13 +339,13 @@ def import_file(
             raise cause from None
         except HeadwayError as error:
             temporary.unlink(missing_ok=True)
-            _fail(run, by, str(error))
+            _fail(run, by, _without_path(str(error), path, shown))
         except duckdb.Error as error:
             # The file could not be read as its kind says (odd names, types or bytes). The
             # details (SQL, paths) are for the log; the person gets a sentence.
             temporary.unlink(missing_ok=True)
             logger.warning("import %s of %s failed in DuckDB: %s", run.pk, dataset.key, error)
-            _fail(run, by, f"{path.name} cannot be imported: its contents could not be read")
+            _fail(run, by, f"{shown} cannot be imported: its contents could not be read")
         except Exception as error:
             temporary.unlink(missing_ok=True)
             logger.exception("import %s of %s failed", run.pk, dataset.key)
@@ -343,6 +361,7 @@ def _import(
     run: ImportRun,
     dataset: Dataset,
     path: Path,
+    shown: str,
     table: Path,
     temporary: Path,
     by: User | None,
@@ -352,21 +371,21 @@ def _import(
     limit = int(getattr(settings, "HEADWAY_IMPORT_MAX_BYTES", DEFAULT_MAX_IMPORT_BYTES))
     if run.file_bytes > limit:
         raise HeadwayError(
-            Problem(f"is larger than the import limit of {limit:,} bytes", file=path.name)
+            Problem(f"is larger than the import limit of {limit:,} bytes", file=shown)
         )
     stored = _stored_schema(dataset)
     _step("schema read")
     _phase(run, 1, "reading and checking the file", progress)
-    with _staging(dataset, path) as staging:
+    with _staging(dataset, path, shown) as staging:
         staged = staging.stage(stored, accept_schema_change=accept_schema_change)
         run.rows_in_file = staged.rows_in_file
         run.schema_changes = [str(drift) for drift in staged.drift]
         if staged.drift and not accept_schema_change:
-            raise HeadwayError(_drift_problems(path.name, staged.drift))
+            raise HeadwayError(_drift_problems(shown, staged.drift))
         if staged.bad_rows:
             run.rejected = staged.bad_rows
-            shown = len(staged.bad)
-            more = f" (the first {shown} are listed)" if shown < staged.bad_rows else ""
+            listed = len(staged.bad)
+            more = f" (the first {listed} are listed)" if listed < staged.bad_rows else ""
             _fail(
                 run,
                 by,
@@ -483,12 +502,16 @@ class Preview:
     errors: list[str] = field(default_factory=list)
 
 
-def preview_file(*, dataset: Dataset, path: Path, rows: int = 20) -> Preview:
+def preview_file(
+    *, dataset: Dataset, path: Path, rows: int = 20, file_name: str | None = None
+) -> Preview:
     """The first rows as they would be stored, the inferred schema, the drift against the
-    table's schema and the problems found; writes nothing anywhere."""
+    table's schema and the problems found; writes nothing anywhere. `file_name` is the
+    name the file had for the person, which the problems name."""
     path = Path(path)
+    shown = _shown_name(path, file_name)
     try:
-        with _staging(dataset, path) as staging:
+        with _staging(dataset, path, shown) as staging:
             staged = staging.stage(_stored_schema(dataset), accept_schema_change=True)
             return Preview(
                 columns=staged.file_columns,
@@ -499,17 +522,14 @@ def preview_file(*, dataset: Dataset, path: Path, rows: int = 20) -> Preview:
                 bad_rows=staged.bad_rows,
             )
     except HeadwayError as error:
-        return Preview(columns=[], rows=[], errors=[str(problem) for problem in error.problems])
+        return Preview(
+            columns=[],
+            rows=[],
+            errors=[_without_path(str(problem), path, shown) for problem in error.problems],
+        )
     except duckdb.Error as error:
-        logger.warning("preview of %s for %s failed in DuckDB: %s", path.name, dataset.key, error)
-        return Preview(columns=[], rows=[], errors=[f"{path.name}: its contents could not be read"])
-
-
-def _safe_cell(value: object) -> str:
-    """A cell a spreadsheet will show as text, never run as a formula."""
-    text = "" if value is None else str(value)
-    # Some spreadsheets skip leading spaces before they look for a formula.
-    return "'" + text if text.lstrip(" ").startswith(FORMULA_STARTS) else text
+        logger.warning("preview of %s for %s failed in DuckDB: %s", shown, dataset.key, error)
+        return Preview(columns=[], rows=[], errors=[f"{shown}: its contents could not be read"])
 
 
 def rejected_rows_csv(run: ImportRun) -> str:
@@ -520,10 +540,10 @@ def rejected_rows_csv(run: ImportRun) -> str:
     for reject in run.rejects.order_by("line", "pk"):
         writer.writerow(
             [
-                _safe_cell(reject.line),
-                _safe_cell(reject.column),
-                _safe_cell(reject.value),
-                _safe_cell(reject.reason),
+                escape_formula_cell(reject.line),
+                escape_formula_cell(reject.column),
+                escape_formula_cell(reject.value),
+                escape_formula_cell(reject.reason),
             ]
         )
     return buffer.getvalue()

@@ -12,9 +12,9 @@ from typing import Any
 from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
+from headway.accounts.selectors import team_and_below
 from headway.participation.models import Proposal, ProposalStatus
 from headway.participation.permissions import proposal_team_id
-from headway.participation.selectors import team_and_below
 
 # Accepted proposals waiting to be applied come before those still under review.
 ORDER: dict[str, int] = {ProposalStatus.ACCEPTED: 0, ProposalStatus.UNDER_REVIEW: 1}

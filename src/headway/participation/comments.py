@@ -37,12 +37,12 @@ from headway.audit.errors import NotAllowed, check_version
 from headway.audit.services import audit_record, snapshot
 from headway.goals.models import Goal
 from headway.kpis.models import Kpi
+from headway.lib import paths
 from headway.lib.periods import PeriodLabelError, parse_period_label
 from headway.notifications.models import Kind
 from headway.notifications.services import notify
 from headway.participation.models import Comment, CommentRevision, Proposal, SubjectKind
 from headway.participation.permissions import can_comment, can_edit_comment, can_moderate
-from headway.participation.proposals import proposal_path
 
 MAX_TEXT = 5000
 MAX_REASON = 2000
@@ -151,13 +151,13 @@ def subject_check(subject_kind: str, subject_key: str) -> str:
 def subject_path(subject_kind: str, subject_key: str) -> str:
     """The page a subject is discussed on (paths: the web layer is above this one)."""
     if subject_kind == SubjectKind.PROPOSAL:
-        return proposal_path(int(subject_key))
+        return paths.proposal_path(int(subject_key))
     if subject_kind == SubjectKind.GOAL:
-        return f"/goals/{subject_key}/"
+        return paths.goal_path(subject_key)
     if subject_kind == SubjectKind.RESULT:
         kpi_key, _at, label = subject_key.partition("@")
-        return f"/kpis/{kpi_key}/?period={label}"
-    return f"/kpis/{subject_key}/"
+        return paths.kpi_path(kpi_key, period=label)
+    return paths.kpi_path(subject_key)
 
 
 def comment_path(comment: Comment) -> str:

@@ -39,6 +39,7 @@ from headway.goals.models import Goal
 from headway.kpis.choices import Direction, EntryKind, Grain, TargetOrigin, Unit
 from headway.kpis.models import Kpi
 from headway.kpis.services import formula_problems, kpi_create, kpi_retire, target_revise
+from headway.lib import paths
 from headway.lib.periods import PeriodLabelError, parse_period_label
 from headway.notifications.models import Kind
 from headway.notifications.services import notify
@@ -106,12 +107,6 @@ EDITABLE = {
     "target_value",
     "effective_from",
 }
-
-
-def proposal_path(proposal_id: int) -> str:
-    """The proposal's page in the web UI, for notifications (the web layer is above this
-    one, so the path is written here)."""
-    return f"/proposals/{proposal_id}/"
 
 
 def _require(allowed: bool, message: str) -> None:
@@ -461,7 +456,7 @@ def _notify_followers(proposal: Proposal, by: User, text: Any) -> None:
         people=[proposal.author, *voters],
         kind=Kind.PROPOSAL,
         text=text,
-        url=proposal_path(proposal.pk),
+        url=paths.proposal_path(proposal.pk),
         actor=by,
     )
 
@@ -475,7 +470,7 @@ def _tell_team(proposal: Proposal, text: Callable[[], str]) -> None:
         text_en = str(text())
     with translation.override("zh-hant"):
         text_zh = str(text())
-    path = proposal_path(proposal.pk)
+    path = paths.proposal_path(proposal.pk)
     transaction.on_commit(
         lambda: post_team_event(team=team, text_en=text_en, text_zh=text_zh, url=path)
     )

@@ -10,6 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from headway.accounts.models import Team, User
+from headway.accounts.selectors import team_and_below
 from headway.kpis.models import Kpi
 from headway.participation.models import (
     Comment,
@@ -28,22 +29,6 @@ from headway.participation.permissions import (
     can_vote,
 )
 from headway.participation.proposals import TRANSITIONS, VOTING_STATUSES
-
-
-def team_and_below(team_id: int) -> set[int]:
-    """A team's id with the ids of every team below it."""
-    children: dict[int | None, list[int]] = {}
-    for child_id, parent_id in Team.objects.values_list("id", "parent_id"):
-        children.setdefault(parent_id, []).append(child_id)
-    found = {team_id}
-    stack = [team_id]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
-
 
 # -- discussions ---------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from headway.accounts.permissions import is_admin, is_signed_in, managed_team_id
 from headway.audit.errors import NotAllowed, check_version
 from headway.audit.services import audit_record, snapshot
 from headway.goals.models import Goal
+from headway.lib import paths
 from headway.notifications.models import Kind
 from headway.notifications.services import notify
 from headway.participation.models import (
@@ -76,8 +77,8 @@ PROPOSAL_KIND_OF_IDEA: dict[str, str] = {
 
 def workshop_path(workshop: Workshop, page: str = "") -> str:
     """The workshop's page in the web UI, for notifications (the web layer is above this
-    one, so the path is written here, like the reminders of reviews)."""
-    return f"/workshops/{workshop.pk}/{page}"
+    one, so the path is built by headway.lib.paths)."""
+    return paths.workshop_path(workshop.pk, page)
 
 
 # -- who may do what ---------------------------------------------------------------------

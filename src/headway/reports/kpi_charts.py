@@ -3,13 +3,22 @@ page, the report page, the PDF and the e-mail all show."""
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 from collections.abc import Collection, Sequence
 from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
+from django.db.models import Aggregate, Count, Max, OuterRef, QuerySet, Subquery, Sum, Value
+from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from headway.accounts.models import Organization, Team
 from headway.engine.problems import HeadwayError
-from headway.kpis.models import Kpi, TargetVersion
+from headway.kpis.models import Kpi, Measure, TargetVersion
 from headway.reports import charts
 from headway.reports.formatting import grain_word, kpi_value_text, period_name, status_of
 from headway.results.analysis import KpiAnalysis, analyse_kpi
@@ -28,7 +37,47 @@ def kpi_chart_svg(
     height: int = 300,
 ) -> str:
     """The SVG of `results` (one series in period order) against the target in force, with
-    a marker where one of `targets` starts; optionally a forecast band and unusual values."""
+    a marker where one of `targets` starts; optionally a forecast band and unusual values.
+
+    Kept in the cache under a digest of everything drawn (the KPI's words, every value and
+    target, the band, the language), so a new result or target makes a new entry and an
+    old picture is never shown."""
+    parts: list[object] = [
+        kpi.key,
+        kpi.name,
+        kpi.unit,
+        kpi.grain,
+        currency,
+        get_language(),
+        width,
+        height,
+        sorted(anomalies),
+        [(r.period, r.period_start, r.value, r.target, r.status) for r in results],
+        [(t.effective_from, t.effective_start, t.value, t.reason) for t in targets],
+        list(band),
+    ]
+    key = "kpi-chart:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+    found = cache.get(key)
+    if isinstance(found, str):
+        return found
+    svg = _kpi_chart_svg(
+        kpi, results, targets, currency, band=band, anomalies=anomalies, width=width, height=height
+    )
+    cache.set(key, svg)
+    return svg
+
+
+def _kpi_chart_svg(
+    kpi: Kpi,
+    results: Sequence[Result],
+    targets: Sequence[TargetVersion],
+    currency: str,
+    *,
+    band: Sequence[charts.BandPoint],
+    anomalies: Collection[str],
+    width: int,
+    height: int,
+) -> str:
     latest = next((result for result in reversed(results) if result.value is not None), None)
 
     def value_text(value: float) -> str:
@@ -75,11 +124,74 @@ def kpi_chart_svg(
 
 def kpi_analysis(kpi: Kpi, period: str | None = None) -> KpiAnalysis | None:
     """The analysis of the KPI's period (its latest by default), or None for a KPI it
-    cannot analyse (one with no results, say)."""
+    cannot analyse (one with no results, say).
+
+    A forecast takes about a tenth of a second, so the analysis is cached under what it
+    is made from (see `kpi_data_version`): a recompute, a new target, an edit of the KPI,
+    its measures or the teams, or a new day gives a new key."""
+    key = f"kpi-analysis:{kpi.pk}:{period or ''}:{kpi_data_version(kpi)}"
+    found = cache.get(key)
+    if found is not None:
+        return found if isinstance(found, KpiAnalysis) else None
     try:
-        return analyse_kpi(kpi, period)
+        analysis: KpiAnalysis | None = analyse_kpi(kpi, period)
     except (HeadwayError, ValueError):
-        return None
+        analysis = None
+    # A KPI that cannot be analysed is remembered too (as False: None means "not cached").
+    cache.set(key, analysis if analysis is not None else False)
+    return analysis
+
+
+def kpi_data_version(kpi: Kpi) -> str:
+    """A digest of everything a KPI's analysis reads, in one query: its results (how many,
+    the newest row and computation; rows are only ever added or deleted, never updated),
+    its target versions (never edited either), the KPI itself, the measures, the teams'
+    names, the organisation's calendar and today's date where it is."""
+    mine = OuterRef("pk")
+    row = (
+        Kpi.objects.filter(pk=kpi.pk)
+        .values(
+            "version",
+            "formula",
+            "direction",
+            "grain",
+            "unit",
+            "entry",
+            "threshold_green",
+            "threshold_amber",
+            n_results=_scalar(Result.objects.filter(kpi_id=mine), Count("pk")),
+            last_result=_scalar(Result.objects.filter(kpi_id=mine), Max("pk")),
+            computed=_scalar(Result.objects.filter(kpi_id=mine), Max("computed_at")),
+            n_targets=_scalar(TargetVersion.objects.filter(kpi_id=mine), Count("pk")),
+            last_target=_scalar(TargetVersion.objects.filter(kpi_id=mine), Max("pk")),
+            n_measures=_scalar(Measure.objects.all(), Count("pk")),
+            last_measure=_scalar(Measure.objects.all(), Max("pk")),
+            measures_versions=_scalar(Measure.objects.all(), Sum("version")),
+            n_teams=_scalar(Team.objects.all(), Count("pk")),
+            teams_versions=_scalar(Team.objects.all(), Sum("version")),
+            zone=Subquery(Organization.objects.order_by("pk").values("timezone")[:1]),
+            fiscal=Subquery(Organization.objects.order_by("pk").values("fiscal_year_start")[:1]),
+        )
+        .first()
+    )
+    if row is None:
+        return "gone"
+    parts = (sorted(row.items()), _today(str(row["zone"] or "UTC")))
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def _scalar(queryset: QuerySet[Any], aggregate: Aggregate) -> Subquery:
+    """One aggregate over a whole queryset, as a subquery of another query."""
+    return Subquery(
+        queryset.order_by().annotate(_all=Value(1)).values("_all").annotate(x=aggregate).values("x")
+    )
+
+
+def _today(zone: str) -> datetime.date:
+    try:
+        return timezone.now().astimezone(ZoneInfo(zone)).date()
+    except (ValueError, KeyError):
+        return timezone.now().date()
 
 
 def forecast_band(analysis: KpiAnalysis | None) -> list[charts.BandPoint]:

@@ -25,14 +25,12 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from headway.kpis.choices import Unit
+from headway.lib.spreadsheet import FORMULA_STARTS as FORMULA_STARTS
+from headway.lib.spreadsheet import escape_formula_cell
 from headway.reports.builder import Report
 
 # Where the PDF's relative URLs would resolve; nothing is fetched from anywhere else.
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-# A text cell starting with one of these is read by spreadsheets as a formula (or, for tab
-# and carriage return, may turn into one on a copy and paste): CSV/formula injection.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @contextmanager
@@ -103,9 +101,8 @@ def report_pdf(report: Report) -> bytes:
 # Excel -----------------------------------------------------------------------------------
 
 
-def cell_text(value: str) -> str:
-    """Text a spreadsheet shows as text: a leading apostrophe before = + - @ tab or CR."""
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+# Text cells (`headway.lib.spreadsheet`; the name kept for the report's callers).
+cell_text = escape_formula_cell
 
 
 Cell = str | int | Decimal | None

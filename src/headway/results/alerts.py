@@ -27,6 +27,7 @@ from headway.audit.services import audit_record
 from headway.ingestion.credentials import decrypt_secrets, encrypt_secrets
 from headway.kpis.choices import EntryKind
 from headway.kpis.models import Kpi
+from headway.lib import paths
 from headway.lib.http import HttpError, SafeHttpClient
 from headway.notifications.models import Kind
 from headway.notifications.services import notify
@@ -178,7 +179,7 @@ def _notify_owner(due: Due) -> None:
         people=[due.kpi.owner],
         kind=Kind.KPI_RED,
         text=lambda: _message(due, translation.get_language() or settings.LANGUAGE_CODE)[1],
-        url=f"/kpis/{due.kpi.key}/",
+        url=paths.kpi_path(due.kpi.key),
         dedupe_key=f"kpi_red:{due.kpi.key}:{due.result.period}",
     )
 

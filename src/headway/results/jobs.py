@@ -19,10 +19,12 @@ def refresh_dataset(context: JobContext) -> None:
     payload = context.job.payload
     run = ImportRun.objects.filter(pk=payload.get("import_run")).first()
     touched_from = run.touched_from if run is not None else None
+    touched_to = run.touched_to if run is not None else None
     problems = results_refresh_dataset(
         dataset_key=str(payload.get("dataset", "")),
         by=context.job.requested_by,
         touched_from=touched_from,
+        touched_to=touched_to,
     )
     if problems:
         raise JobFailed("; ".join(problems))

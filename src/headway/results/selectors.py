@@ -8,11 +8,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from headway.accounts.models import Team, User
 from headway.accounts.permissions import is_signed_in, managed_team_ids, team_ids_of
+from headway.audit.models import AuditEntry
 from headway.goals.models import Goal
 from headway.ingestion.freshness import Freshness, stale_kpis
 from headway.kpis.models import Kpi, TargetVersion
@@ -20,6 +22,9 @@ from headway.results.choices import Status
 from headway.results.models import Result
 
 SPARKLINE_PERIODS = 12
+# The audit actions of a recompute stored, and of one refused (headway.results.services).
+RECOMPUTED = "results.recompute"
+RECOMPUTE_REFUSED = "results.recompute_refused"
 
 
 @dataclass
@@ -153,12 +158,20 @@ def series(kpi: Kpi, group_dimension: str = "", group_value: str = "") -> list[R
     )
 
 
-def breakdown(kpi: Kpi, dimension: str) -> dict[str, list[Result]]:
-    """Per group value of a dimension, the KPI's results in period order."""
+def breakdown(kpi: Kpi, dimension: str, periods: int | None = None) -> dict[str, list[Result]]:
+    """Per group value of a dimension, the KPI's results in period order; with `periods`,
+    only those of its latest `periods` periods (a page shows no more, and 20 teams over
+    five years are 1,200 rows)."""
+    rows = Result.objects.filter(kpi=kpi, group_dimension=dimension)
+    if periods is not None:
+        # The first of the latest `periods` period starts, in the same query.
+        first = (
+            rows.order_by("-period_start").values("period_start").distinct()[periods - 1 : periods]
+        )
+        rows = rows.filter(period_start__gte=Coalesce(Subquery(first), Value(datetime.date.min)))
     groups: dict[str, list[Result]] = defaultdict(list)
-    for row in Result.objects.filter(kpi=kpi, group_dimension=dimension).order_by(
-        "group_value", "period_start"
-    ):
+    # The measure values are for "explain this number", not for tables.
+    for row in rows.defer("measures").order_by("group_value", "period_start"):
         groups[row.group_value].append(row)
     return dict(groups)
 
@@ -196,3 +209,34 @@ def my_kpis(user: User) -> list[KpiCard]:
         return []
     teams = team_ids_of(user) | managed_team_ids(user)
     return cards_for(list(active_kpis().filter(Q(owner=user) | Q(team_id__in=teams)).distinct()))
+
+
+@dataclass(frozen=True)
+class RecomputeRefusal:
+    """That a KPI's last recompute was refused: its stored results are from before."""
+
+    at: datetime.datetime
+    reason: str
+    by: str
+
+
+def recompute_refusal(kpi: Kpi) -> RecomputeRefusal | None:
+    """The refusal of the KPI's last recompute (a number that cannot be stored), unless a
+    recompute of it was stored since; None when its results are as recent as its last
+    recompute. Read from the audit log, where both are recorded."""
+    entry = (
+        AuditEntry.objects.filter(
+            action=RECOMPUTE_REFUSED, object_type=Kpi._meta.label_lower, object_id=str(kpi.pk)
+        )
+        .order_by("-at", "-pk")
+        .first()
+    )
+    if entry is None or Result.objects.filter(kpi=kpi, computed_at__gte=entry.at).exists():
+        return None
+    # A recompute stored since may have stored no result of the KPI (no data, or only
+    # closed periods): its audit row names the KPIs it recomputed.
+    stored = AuditEntry.objects.filter(action=RECOMPUTED, at__gte=entry.at, pk__gt=entry.pk)
+    for after in stored.values_list("after", flat=True).iterator():
+        if isinstance(after, dict) and kpi.key in after.get("kpis", []):
+            return None
+    return RecomputeRefusal(at=entry.at, reason=entry.reason, by=entry.actor_label)

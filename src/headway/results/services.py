@@ -26,6 +26,7 @@ from headway.lib.periods import Grain, Period, period_containing
 from headway.results.locks import exclude_locked, is_period_locked, locked_spans
 from headway.results.manual import manual_results_refresh
 from headway.results.models import Result
+from headway.results.selectors import RECOMPUTE_REFUSED, RECOMPUTED
 
 
 def app_workspace() -> Workspace:
@@ -129,7 +130,7 @@ def results_recompute(
         for dimension in sorted(shared or ()):
             breakdowns.setdefault(dimension, []).append(key)
     computed: list[tuple[ComputeResult, str | None]] = []
-    with Engine(workspace) as engine:
+    with Engine(workspace, warehouse=settings.HEADWAY_WAREHOUSE_URL or None) as engine:
         computed.append((engine.compute(ComputeRequest(kpis=keys, start=start, end=end)), None))
         for dimension, dimension_keys in breakdowns.items():
             request = ComputeRequest(kpis=tuple(dimension_keys), start=start, end=end, by=dimension)
@@ -162,6 +163,7 @@ def results_recompute(
     problems = _unstorable([result for _, result in rows])
     if problems:
         # Nothing is written: the results stay as they were, and the caller says why.
+        _record_refusal(by, list(kpis.values()), problems)
         raise HeadwayError(problems)
     with transaction.atomic():
         # Read in the writing transaction, so that a period closed while the engine ran
@@ -181,7 +183,7 @@ def results_recompute(
         Result.objects.bulk_create(fresh, batch_size=2000)
         audit_record(
             actor=by,
-            action="results.recompute",
+            action=RECOMPUTED,
             object_type="results.result",
             object_label=f"{len(kpis)} KPIs",
             before={"results": removed},
@@ -197,6 +199,30 @@ def results_recompute(
     return RecomputeSummary(
         kpis=len(kpis), results=len(fresh), seconds=seconds, locked_periods=len(locked)
     )
+
+
+def _record_refusal(by: User | None, kpis: list[Kpi], problems: list[Problem]) -> None:
+    """Records, for each KPI of a refused recompute, that its stored results were not
+    replaced and why, so that the pages and the API showing them can say so (see
+    `headway.results.selectors.recompute_refusals`) until a recompute of the KPI is
+    stored. The whole batch is refused, so KPIs without a problem of their own are named
+    too, with the problems of the others."""
+    with transaction.atomic():
+        for kpi in sorted(kpis, key=lambda item: item.key):
+            own = [problem.message for problem in problems if problem.key == kpi.key]
+            others = sorted({str(problem.key) for problem in problems if problem.key != kpi.key})
+            reason = "; ".join(own)
+            if others:
+                reason += ("; " if reason else "") + (
+                    f"recomputed together with {', '.join(others)}, whose numbers cannot be stored"
+                )
+            audit_record(
+                actor=by,
+                action=RECOMPUTE_REFUSED,
+                target=kpi,
+                after={"problems": own, "with": others},
+                reason=reason,
+            )
 
 
 def results_refresh_kpi(*, key: str, by: User | None) -> list[str]:
@@ -219,14 +245,20 @@ def results_refresh_kpi(*, key: str, by: User | None) -> list[str]:
 
 
 def results_refresh_dataset(
-    *, dataset_key: str, by: User | None, touched_from: datetime.datetime | None = None
+    *,
+    dataset_key: str,
+    by: User | None,
+    touched_from: datetime.datetime | None = None,
+    touched_to: datetime.datetime | None = None,
 ) -> list[str]:
     """After new data in a dataset, recomputes the active KPIs whose measures read it.
 
-    With `touched_from`, the earliest time among the rows the import changed, only the
-    periods from the one holding that time onwards are recomputed (per KPI grain), which
-    gives the same results as a full recompute: earlier periods did not see the change,
-    and later ones (prev() of a changed period included) are all recomputed.
+    With `touched_from` and `touched_to`, the earliest and latest time among the rows the
+    import added or changed (ImportRun.touched_from/to), only the periods those times
+    touch and the periods that read them through prev() are recomputed, for the totals
+    and every group (see headway.engine.incremental), which gives the results of a full
+    recompute. With `touched_from` alone, every period from the one holding it onwards:
+    earlier periods did not see the change, and later ones are all recomputed.
 
     Returns the problems that stopped the recompute (empty when it ran); the data itself
     is already in place either way."""
@@ -239,6 +271,9 @@ def results_refresh_dataset(
             return []
         if touched_from is None:
             results_recompute(by=by, kpi_keys=keys)
+            return []
+        if touched_to is not None:
+            _results_refresh_touched(workspace, keys, dataset_key, touched_from, touched_to, by)
             return []
         # A day early, so that no offset between UTC and the organisation's zone can
         # leave out the period the change falls in.
@@ -253,3 +288,150 @@ def results_refresh_dataset(
     except HeadwayError as error:
         return [problem.message for problem in error.problems]
     return []
+
+
+def _local_span(
+    workspace: Workspace, first: datetime.datetime, last: datetime.datetime
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """The touched times as local wall time. An import keeps a naive time column's values
+    as they are but records them as UTC, while an aware column's are real UTC: the span
+    covers both readings (the engine narrows it to the rows it finds in it)."""
+    zone = zoneinfo.ZoneInfo(workspace.timezone)
+
+    def readings(moment: datetime.datetime) -> list[datetime.datetime]:
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.UTC)
+        return [
+            aware.astimezone(zone).replace(tzinfo=None),
+            aware.astimezone(datetime.UTC).replace(tzinfo=None),
+        ]
+
+    return min(readings(first)), max(readings(last))
+
+
+def _known(
+    workspace: Workspace, keys: tuple[str, ...], dimension: str
+) -> tuple[dict[str, tuple[Period, Period]], dict[str, frozenset[str | None]]]:
+    """The range of each KPI's stored totals, and the groups stored for `dimension`."""
+    fiscal = workspace.fiscal_year_start
+    periods: dict[str, tuple[Period, Period]] = {}
+    groups: dict[str, set[str | None]] = {}
+    rows = Result.objects.filter(kpi__key__in=keys, group_dimension=dimension).values_list(
+        "kpi__key", "period_start", "group_value"
+    )
+    starts: dict[str, list[datetime.date]] = {}
+    for key, start, group in rows:
+        starts.setdefault(key, []).append(start)
+        # The None group (rows without a value for the dimension) is stored as "".
+        groups.setdefault(key, set()).add(group or None)
+    for key, found in starts.items():
+        grain = workspace.kpis[key].spec.grain
+        periods[key] = (
+            period_containing(grain, min(found), fiscal),
+            period_containing(grain, max(found), fiscal),
+        )
+    return periods, {key: frozenset(found) for key, found in groups.items()}
+
+
+def _results_refresh_touched(
+    workspace: Workspace,
+    keys: tuple[str, ...],
+    dataset_key: str,
+    touched_from: datetime.datetime,
+    touched_to: datetime.datetime,
+    by: User | None,
+) -> None:
+    """Recomputes only what the touched span reaches, and replaces exactly those Results
+    (closed periods stay as they are)."""
+    from headway.engine.incremental import Change, Known, recompute
+
+    began = timezone.now()
+    first, last = _local_span(workspace, touched_from, touched_to)
+    change = Change(dataset=dataset_key, first=first, last=last)
+    datasets = {dataset.key: dataset for dataset in Dataset.objects.all()}
+    breakdowns: dict[str, list[str]] = {}
+    for key in keys:
+        shared: set[str] | None = None
+        for name in workspace.kpi_datasets(workspace.kpis[key]):
+            dimensions = set(datasets[name].dimensions)
+            shared = dimensions if shared is None else shared & dimensions
+        for dimension in sorted(shared or ()):
+            breakdowns.setdefault(dimension, []).append(key)
+    totals_range, _ = _known(workspace, keys, "")
+    computed = []
+    with Engine(workspace) as engine:
+        done = recompute(engine, [change], Known(periods=totals_range), kpis=keys)
+        computed.append((done, ""))
+        for dimension, dimension_keys in breakdowns.items():
+            _, groups = _known(workspace, tuple(dimension_keys), dimension)
+            known = Known(periods=totals_range, groups=groups)
+            done = recompute(engine, [change], known, by=dimension, kpis=dimension_keys)
+            computed.append((done, dimension))
+    as_of = _data_as_of(workspace)
+    kpis = {kpi.key: kpi for kpi in Kpi.objects.filter(key__in=keys)}
+    now = timezone.now()
+    rows: list[tuple[Period, Result]] = []
+    for done, dimension in computed:
+        for row, result in done.rows:
+            rows.append(
+                (
+                    row.period,
+                    Result(
+                        kpi=kpis[row.kpi],
+                        period=row.period.label,
+                        period_start=row.period.start,
+                        group_dimension=dimension,
+                        group_value=(row.group or "") if dimension else "",
+                        value=_decimal(row.value),
+                        target=_decimal(row.target),
+                        attainment=_decimal(row.attainment),
+                        status=row.status.value,
+                        measures=_measure_values(workspace, result, row),
+                        computed_at=now,
+                        data_as_of=as_of,
+                    ),
+                )
+            )
+    problems = _unstorable([result for _, result in rows])
+    if problems:
+        _record_refusal(by, list(kpis.values()), problems)
+        raise HeadwayError(problems)
+    with transaction.atomic():
+        spans = locked_spans()
+        locked = {
+            period for period, _ in rows if is_period_locked(period.start, period.last_day, spans)
+        }
+        fresh = [result for period, result in rows if period not in locked]
+        # Exactly the rows recomputed: per KPI, breakdown and period, the groups redone;
+        # every row of a breakdown a KPI was computed in full for.
+        replaced: dict[tuple[int, str, datetime.date], set[str]] = {}
+        for result in fresh:
+            place = (result.kpi.pk, result.group_dimension, result.period_start)
+            replaced.setdefault(place, set()).add(result.group_value)
+        removed = 0
+        stale = exclude_locked(Result.objects.all(), spans)
+        for (kpi_id, dimension, start), groups in replaced.items():
+            removed += stale.filter(
+                kpi_id=kpi_id, group_dimension=dimension, period_start=start, group_value__in=groups
+            ).delete()[0]
+        for done, dimension in computed:
+            if done.everything:
+                removed += stale.filter(
+                    kpi__key__in=done.everything, group_dimension=dimension
+                ).delete()[0]
+        Result.objects.bulk_create(fresh, batch_size=2000)
+        audit_record(
+            actor=by,
+            action="results.recompute",
+            object_type="results.result",
+            object_label=f"{len(kpis)} KPIs",
+            before={"results": removed},
+            after={
+                "results": len(fresh),
+                "kpis": sorted(kpis),
+                "dataset": dataset_key,
+                "touched": [first.isoformat(), last.isoformat()],
+                "periods": sorted({result.period for result in fresh}),
+                "locked_periods": sorted({period.label for period in locked}),
+                "seconds": round((timezone.now() - began).total_seconds(), 3),
+            },
+        )

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
-from headway.accounts.models import Team
+from headway.accounts.selectors import team_and_below
 from headway.engine.problems import HeadwayError
 from headway.ingestion.freshness import stale_kpis
 from headway.kpis.choices import EntryKind
@@ -101,25 +101,11 @@ def _entry(found: Any) -> AgendaEntry | None:
     )
 
 
-def team_and_below(team: Team) -> set[int]:
-    children: dict[int | None, list[int]] = {}
-    for team_id, parent_id in Team.objects.values_list("id", "parent_id"):
-        children.setdefault(parent_id, []).append(team_id)
-    found = {team.pk}
-    stack = [team.pk]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
-
-
 def meeting_kpis(meeting: Meeting) -> list[Kpi]:
     """The active KPIs a meeting reviews: its team's and those below, or all of them."""
     kpis = Kpi.objects.filter(is_active=True).select_related("owner", "team")
     if meeting.team is not None:
-        kpis = kpis.filter(team_id__in=team_and_below(meeting.team))
+        kpis = kpis.filter(team_id__in=team_and_below(meeting.team.pk))
     return list(kpis.order_by("position", "key"))
 
 
@@ -258,7 +244,7 @@ def agenda_entries(
             reasons.append(AgendaReason.NEVER_REVIEWED.value)
         if reasons or kpi.pk in also:
             entries.append(AgendaEntry(reasons=reasons, kpi=kpi, facts=facts))
-    teams = team_and_below(meeting.team) if meeting.team is not None else None
+    teams = team_and_below(meeting.team.pk) if meeting.team is not None else None
     for action in open_actions:
         if action.kpi_id is not None and action.kpi_id in in_scope:
             continue  # discussed with its KPI's item

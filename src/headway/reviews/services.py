@@ -24,6 +24,7 @@ from headway.accounts.permissions import can_edit_team_things, is_admin, managed
 from headway.audit.errors import NotAllowed, check_version
 from headway.audit.services import audit_record, snapshot
 from headway.kpis.models import Kpi
+from headway.lib import paths
 from headway.lib.periods import Grain, PeriodLabelError, parse_period_label
 from headway.notifications.models import Kind
 from headway.notifications.services import notify
@@ -370,7 +371,7 @@ def _ask_owners(meeting: Meeting, by: User) -> None:
         people=owners.values(),
         kind=Kind.REVIEW,
         text=lambda: gettext("%(meeting)s needs your comment on your KPIs") % {"meeting": title},
-        url=f"/reviews/meetings/{meeting.pk}/",
+        url=paths.meeting_path(meeting.pk),
         actor=by,
         dedupe_key=f"review:{meeting.pk}",
     )

@@ -209,9 +209,51 @@ if MODE == "production":
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# The cache of charts, analyses and rendered parts of pages (see docs/operations.md).
+# Entries are keyed by the data they were made from, so a change never shows a stale
+# one: local memory (per process) serves one machine; `database` shares one table among
+# all web processes (create it once with `headway manage createcachetable`); a
+# `redis://` URL needs the `redis` package. Tests run without a cache unless they ask.
+HEADWAY_CACHE = env_str("HEADWAY_CACHE", "none" if MODE == "test" else "memory")
+_CACHE_TIMEOUT = env_int("HEADWAY_CACHE_SECONDS", 24 * 60 * 60)
+if HEADWAY_CACHE == "memory":
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "TIMEOUT": _CACHE_TIMEOUT,
+            "OPTIONS": {"MAX_ENTRIES": env_int("HEADWAY_CACHE_ENTRIES", 5000)},
+        }
+    }
+elif HEADWAY_CACHE == "database":
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "headway_cache",
+            "TIMEOUT": _CACHE_TIMEOUT,
+            "OPTIONS": {"MAX_ENTRIES": env_int("HEADWAY_CACHE_ENTRIES", 5000)},
+        }
+    }
+elif HEADWAY_CACHE.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": HEADWAY_CACHE,
+            "TIMEOUT": _CACHE_TIMEOUT,
+        }
+    }
+elif HEADWAY_CACHE == "none":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+else:
+    raise ImproperlyConfigured(
+        f"HEADWAY_CACHE={HEADWAY_CACHE!r}: use memory, database, none or a redis:// URL"
+    )
+
 # Where the warehouse data of datasets lives until ingestion (files of an applied
 # workspace are copied here).
 HEADWAY_WAREHOUSE_DIR = DATA_DIR / "warehouse"
+# Where the engine's scans run (docs/warehouse.md): empty for the embedded DuckDB, or
+# postgresql://...?schema=NAME, spark://local[2], spark://HOST:7077, sc://HOST:15002.
+HEADWAY_WAREHOUSE_URL = env_str("HEADWAY_WAREHOUSE_URL", "")
 
 # The largest file the web pages and the API take (uploads stop as they pass it);
 # `headway import` takes files up to HEADWAY_IMPORT_MAX_BYTES (1 GiB by default).

@@ -6,16 +6,20 @@ Nothing here writes."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 import zoneinfo
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from django.db.models import Subquery
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from headway.accounts.models import Membership, Organization, Team
 from headway.accounts.permissions import is_admin, managed_team_ids
+from headway.audit.models import AuditEntry
 from headway.engine.explain import Explanation, explain
 from headway.engine.formula import FormulaError, measure_names, parse_formula
 from headway.goals.models import Goal
@@ -56,7 +60,16 @@ class Rights:
 def organization_of(request: HttpRequest) -> Organization | None:
     """The organisation, read once per request (the header of every page shows it)."""
     if not hasattr(request, "_headway_organization"):
-        request._headway_organization = Organization.objects.order_by("pk").first()  # type: ignore[attr-defined]
+        # With the newest audit entry and Result, which key the cached lists of KPIs
+        # (kpi_lists_version): no query of their own.
+        request._headway_organization = (  # type: ignore[attr-defined]
+            Organization.objects.order_by("pk")
+            .annotate(
+                newest_audit=Subquery(AuditEntry.objects.order_by("-pk").values("pk")[:1]),
+                newest_result=Subquery(Result.objects.order_by("-pk").values("pk")[:1]),
+            )
+            .first()
+        )
     found: Organization | None = request._headway_organization  # type: ignore[attr-defined]
     return found
 
@@ -187,3 +200,29 @@ def organization_today(organization: Organization) -> datetime.date:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         zone = datetime.UTC
     return timezone.localdate(timezone=zone)
+
+
+# How long a rendered list of KPIs may be served from the cache at most. Its key changes
+# with every write (below), so this only bounds the one case a key cannot see: on
+# PostgreSQL two writes may commit in the opposite order of their audit ids.
+LIST_CACHE_SECONDS = 300
+
+
+def kpi_lists_version(organization: Organization) -> str:
+    """A digest of what the goal tree and the lists of KPIs show, for the keys of their
+    cached HTML: the newest audit entry (every write records one in its transaction:
+    goals, KPIs, targets, teams, imports and recomputes all do), the newest Result (rows
+    loaded without the audit log too), the organisation, today's date where it is, and
+    the language. `organization_of` reads the first two with the organisation. A dataset
+    turning stale with the clock shows within LIST_CACHE_SECONDS."""
+    parts = (
+        getattr(organization, "newest_audit", None),
+        getattr(organization, "newest_result", None),
+        organization.pk,
+        organization.timezone,
+        organization.currency,
+        organization.version,
+        organization_today(organization),
+        get_language(),
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]

@@ -300,7 +300,9 @@ def datasets_push(request: HttpRequest, key: str, payload: PushIn) -> Status[Any
         )
     # As after an import in the web UI: the KPIs that read the dataset follow at once,
     # from the first period the new rows touch.
-    results_refresh_dataset(dataset_key=dataset.key, by=by, touched_from=run.touched_from)
+    results_refresh_dataset(
+        dataset_key=dataset.key, by=by, touched_from=run.touched_from, touched_to=run.touched_to
+    )
     return Status(200, ImportOut.of(run, dataset.key))
 
 
@@ -356,7 +358,12 @@ def datasets_import_file(
     if run.status != ImportStatus.SUCCEEDED:
         return Status(422, _refused(run))
     if run.added or run.updated:
-        results_refresh_dataset(dataset_key=dataset.key, by=by, touched_from=run.touched_from)
+        results_refresh_dataset(
+            dataset_key=dataset.key,
+            by=by,
+            touched_from=run.touched_from,
+            touched_to=run.touched_to,
+        )
     return Status(200, ImportOut.of(run, dataset.key))
 
 

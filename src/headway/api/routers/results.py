@@ -12,6 +12,7 @@ from headway.api.lookups import kpi_by_key, page
 from headway.api.schemas import ResultFilters, ResultOut, ResultPage
 from headway.lib.periods import Period, PeriodLabelError, parse_period_label
 from headway.results.models import Result
+from headway.results.selectors import recompute_refusal
 
 router = Router(tags=["Results"])
 
@@ -46,7 +47,8 @@ def results_list(request: HttpRequest, key: str, filters: Query[ResultFilters]) 
         end = _period(filters.period_to, "to", fiscal_year_start)
         query = query.filter(period_start__lte=end.last_day)
     query = query.order_by("period_start", "group_value")
-    items, count = page(query, filters, lambda result: ResultOut.of(result, kpi.key))
+    refusal = recompute_refusal(kpi)
+    items, count = page(query, filters, lambda result: ResultOut.of(result, kpi.key, refusal))
     return ResultPage(items=items, count=count, limit=filters.limit, offset=filters.offset)
 
 
@@ -68,4 +70,4 @@ def results_read(
     ).first()
     if found is None:
         raise Http404(f"KPI {key!r} has no result for {period!r}")
-    return ResultOut.of(found, kpi.key)
+    return ResultOut.of(found, kpi.key, recompute_refusal(kpi))

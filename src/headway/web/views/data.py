@@ -295,7 +295,7 @@ def import_upload(request: HttpRequest, key: str) -> HttpResponse:
 
 
 def _preview_context(dataset: Dataset, path: Path, name: str, token: str) -> dict[str, Any]:
-    preview = preview_file(dataset=dataset, path=path, rows=PREVIEW_ROWS)
+    preview = preview_file(dataset=dataset, path=path, rows=PREVIEW_ROWS, file_name=name)
     header = list(preview.rows[0]) if preview.rows else [column.name for column in preview.columns]
     return {
         "dataset": dataset,
@@ -364,7 +364,9 @@ def import_preview(request: HttpRequest, key: str, token: str) -> HttpResponse:
 
 def _recompute_after(request: HttpRequest, dataset: Dataset, user: User, run: ImportRun) -> None:
     """Recomputes the KPIs that read the dataset; a failure leaves the import as it is."""
-    problems = results_refresh_dataset(dataset_key=dataset.key, by=user)
+    problems = results_refresh_dataset(
+        dataset_key=dataset.key, by=user, touched_from=run.touched_from, touched_to=run.touched_to
+    )
     if problems:
         messages.warning(
             request,

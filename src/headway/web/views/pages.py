@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -28,7 +29,7 @@ from headway.reports.kpi_charts import forecast_band, kpi_analysis, kpi_chart_sv
 from headway.results import selectors
 from headway.results.analysis import KpiAnalysis
 from headway.results.models import Result
-from headway.results.selectors import KpiCard
+from headway.results.selectors import SPARKLINE_PERIODS, KpiCard
 from headway.reviews import selectors as reviews
 from headway.web import queries
 from headway.web.views.common import is_htmx
@@ -46,14 +47,22 @@ def _currency(request: HttpRequest) -> str:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    roots, unlinked = selectors.goal_tree()
     user = request.user
     assert isinstance(user, User)
+    organization = queries.organization_of(request) or Organization.current()
+    # The goal tree is read only when its cached HTML is missing (the template calls
+    # these): with 500 KPIs it is most of a second of reading and rendering.
+    tree = cache(selectors.goal_tree)
     # The person's review to-dos (comments, actions, approvals), above the goals.
     todo = reviews.todo_for(user) if may_have_review_todo(user) else None
-    context: dict[str, Any] = {"roots": roots, "unlinked": unlinked, "todo": todo}
+    context: dict[str, Any] = {
+        "roots": lambda: tree()[0],
+        "unlinked": lambda: tree()[1],
+        "lists_version": queries.kpi_lists_version(organization),
+        "lists_seconds": queries.LIST_CACHE_SECONDS,
+        "todo": todo,
+    }
     if todo:  # actions past their day are marked overdue
-        organization = queries.organization_of(request) or Organization.current()
         context["today"] = queries.organization_today(organization)
     return render(request, "web/home.html", context)
 
@@ -91,7 +100,12 @@ def team_detail(request: HttpRequest, key: str) -> HttpResponse:
         "children": list(team.children.order_by("name")),
         "memberships": queries.team_memberships(team),
         "goals": list(Goal.objects.filter(team=team).order_by("position", "key")),
-        "cards": selectors.kpis_of_team(team),
+        # Read only when the cached HTML of the team's KPI table is missing.
+        "cards": cache(lambda: selectors.kpis_of_team(team)),
+        "lists_version": queries.kpi_lists_version(
+            queries.organization_of(request) or Organization.current()
+        ),
+        "lists_seconds": queries.LIST_CACHE_SECONDS,
     }
     return render(request, "web/team_detail.html", context)
 
@@ -130,7 +144,10 @@ def _breakdown(
     assert wanted is not None
     labels = queries.team_names() if wanted == "team" else None
     return queries.breakdown_table(
-        wanted, selectors.breakdown(kpi, wanted), last=BREAKDOWN_PERIODS, labels=labels
+        wanted,
+        selectors.breakdown(kpi, wanted, periods=SPARKLINE_PERIODS),
+        last=BREAKDOWN_PERIODS,
+        labels=labels,
     )
 
 
@@ -168,6 +185,7 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
     context = {
         "kpi": kpi,
         "card": card,
+        "recompute_refusal": selectors.recompute_refusal(kpi),
         "results": results,
         "rows": list(reversed(results)),
         "history": history,
