@@ -33,6 +33,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import Requirement
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 MB = 1_000_000
@@ -93,8 +95,9 @@ def run_offline_first(command: list[str], **kwargs: Any) -> str:
         return run(command, **kwargs)
 
 
-def census(python: Path, weigh: bool = True) -> dict[str, Any]:
+def census(python: Path, weigh: bool = True, extras: tuple[str, ...] = ()) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(run([str(python), "-c", CENSUS]))
+    result["extras"] = list(extras)
     result["distributions"].sort(key=lambda d: d["disk_bytes"], reverse=True)
     # While the environment exists: its metadata tells what pulls in what.
     result["by_direct_dependency"] = weight_by_dependency(result) if weigh else []
@@ -159,7 +162,7 @@ def install(scratch: Path, wheel: Path, extra: str | None, python: str) -> dict[
     )
     # The installed environment must work: the command line starts and imports Django.
     run([str(venv / "bin" / "headway"), "--version"], cwd=scratch)
-    return census(venv_python)
+    return census(venv_python, extras=(extra,) if extra else ())
 
 
 def normalized(name: str) -> str:
@@ -170,14 +173,33 @@ def weight_by_dependency(env: dict[str, Any]) -> list[dict[str, Any]]:
     """Each direct dependency of Headway with the disk space it brings: its own and that of
     the distributions only it pulls in (shared ones are left out of every figure)."""
     sizes = {normalized(d["name"]): d["disk_bytes"] for d in env["distributions"]}
-    # An edge wherever a distribution's requirements name an installed one, whatever the
-    # marker: what is installed is what the markers chose.
+    installed = {
+        normalized(dist.metadata["Name"]): dist
+        for dist in metadata.distributions(path=[env["site_packages"]])
+    }
+    # Which extras of each distribution are asked for, from Headway's down (sqlglot[c]
+    # pulls in sqlglotc; duckdb[all] is not asked for, so pandas is not duckdb's).
+    asked: dict[str, set[str]] = {"headway": {"", *env.get("extras", [])}}
     edges: dict[str, set[str]] = {}
-    for dist in metadata.distributions(path=[env["site_packages"]]):
-        wanted = {
-            normalized(re.split(r"[\s;<>=!~\[(]", r, maxsplit=1)[0]) for r in dist.requires or []
-        }
-        edges[normalized(dist.metadata["Name"])] = wanted & set(sizes)
+    changed = True
+    while changed:
+        changed = False
+        for name, extras in list(asked.items()):
+            children: set[str] = set()
+            for text in installed[name].requires or []:
+                requirement = Requirement(text)
+                marker = requirement.marker
+                if marker is not None and not any(marker.evaluate({"extra": e}) for e in extras):
+                    continue
+                child = normalized(requirement.name)
+                if child not in installed:
+                    continue
+                children.add(child)
+                wanted = {"", *requirement.extras}
+                if not wanted <= asked.get(child, set()):
+                    asked[child] = asked.get(child, set()) | wanted
+                    changed = True
+            edges[name] = children
     direct = sorted(edges.get("headway", set()))
 
     def reach(start: str) -> set[str]:

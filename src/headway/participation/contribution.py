@@ -47,7 +47,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone, translation
 
 from headway.accounts.models import Organization, Team, User
-from headway.engine.compute import ComputeRequest, Engine, ResultRow
+from headway.engine.compute import ComputeRequest, ResultRow
 from headway.engine.formula import FormulaError, measure_names, parse_formula
 from headway.engine.problems import HeadwayError
 from headway.engine.workspace import workspace_from_data
@@ -59,6 +59,7 @@ from headway.lib.periods import Grain, Period, period_containing
 from headway.results.analysis.kpis import analyse_kpi
 from headway.results.analysis.shape import formula_shape
 from headway.results.choices import Status
+from headway.results.engine import app_engine
 from headway.results.models import Result
 from headway.results.selectors import KpiCard, active_kpis, cards_for
 
@@ -332,7 +333,7 @@ def _owner_data(
 
     try:
         workspace = workspace_from_data(data, Path(settings.DATA_DIR) / "headway.yaml")
-        with Engine(workspace) as engine:
+        with app_engine(workspace) as engine:
             for grain, measure_set in sorted(wanted.items()):
                 first, last = windows[grain]
                 drafts = tuple(key for key, (_, g) in keys.items() if g == grain)

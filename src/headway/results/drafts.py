@@ -11,11 +11,12 @@ from pathlib import Path
 from django.conf import settings
 
 from headway.accounts.models import Organization
-from headway.engine.compute import ComputeRequest, Engine, Number
+from headway.engine.compute import ComputeRequest, Number
 from headway.engine.workspace import workspace_from_data
 from headway.kpis.workspace_io import workspace_data
 from headway.lib.periods import Grain, period_containing
 from headway.results import manual
+from headway.results.engine import app_engine
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def draft_values(
     current = period_containing(
         Grain(grain), today or manual.organization_today(), organization.fiscal_year_start
     )
-    with Engine(workspace) as engine:
+    with app_engine(workspace) as engine:
         # The data's own extent, so that a history that ended a while ago still shows.
         result = engine.compute(ComputeRequest(kpis=(DRAFT_KEY,)))
     rows = [row for row in result.rows if row.period.start <= current.start][-periods:]

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from headway.accounts.models import User
 from headway.audit.services import audit_record
-from headway.engine.compute import ComputeRequest, ComputeResult, Engine, ResultRow
+from headway.engine.compute import ComputeRequest, ComputeResult, ResultRow
 from headway.engine.formula import measure_inputs
 from headway.engine.problems import HeadwayError, Problem
 from headway.engine.workspace import Workspace, workspace_from_data
@@ -23,6 +23,7 @@ from headway.kpis.choices import EntryKind
 from headway.kpis.models import Dataset, Kpi
 from headway.kpis.workspace_io import workspace_data
 from headway.lib.periods import Grain, Period, period_containing
+from headway.results.engine import app_engine
 from headway.results.locks import exclude_locked, is_period_locked, locked_spans
 from headway.results.manual import manual_results_refresh
 from headway.results.models import Result
@@ -130,7 +131,7 @@ def results_recompute(
         for dimension in sorted(shared or ()):
             breakdowns.setdefault(dimension, []).append(key)
     computed: list[tuple[ComputeResult, str | None]] = []
-    with Engine(workspace, warehouse=settings.HEADWAY_WAREHOUSE_URL or None) as engine:
+    with app_engine(workspace) as engine:
         computed.append((engine.compute(ComputeRequest(kpis=keys, start=start, end=end)), None))
         for dimension, dimension_keys in breakdowns.items():
             request = ComputeRequest(kpis=tuple(dimension_keys), start=start, end=end, by=dimension)
@@ -358,7 +359,7 @@ def _results_refresh_touched(
             breakdowns.setdefault(dimension, []).append(key)
     totals_range, _ = _known(workspace, keys, "")
     computed = []
-    with Engine(workspace) as engine:
+    with app_engine(workspace) as engine:
         done = recompute(engine, [change], Known(periods=totals_range), kpis=keys)
         computed.append((done, ""))
         for dimension, dimension_keys in breakdowns.items():
@@ -404,14 +405,14 @@ def _results_refresh_touched(
         # Exactly the rows recomputed: per KPI, breakdown and period, the groups redone;
         # every row of a breakdown a KPI was computed in full for.
         replaced: dict[tuple[int, str, datetime.date], set[str]] = {}
-        for result in fresh:
-            place = (result.kpi.pk, result.group_dimension, result.period_start)
-            replaced.setdefault(place, set()).add(result.group_value)
+        for stored in fresh:
+            place = (stored.kpi.pk, stored.group_dimension, stored.period_start)
+            replaced.setdefault(place, set()).add(stored.group_value)
         removed = 0
         stale = exclude_locked(Result.objects.all(), spans)
-        for (kpi_id, dimension, start), groups in replaced.items():
+        for (kpi_id, dimension, start), values in replaced.items():
             removed += stale.filter(
-                kpi_id=kpi_id, group_dimension=dimension, period_start=start, group_value__in=groups
+                kpi_id=kpi_id, group_dimension=dimension, period_start=start, group_value__in=values
             ).delete()[0]
         for done, dimension in computed:
             if done.everything:
