@@ -1,7 +1,7 @@
 """Peak memory of `headway compute` and of the worker on the generated CRM data (issue 9).
 
     uv run python bench/generate.py --leads 10000000   # once: bench/data/10m/ (~25 s)
-    uv run python bench/memory.py [--size 10m]          # ~3 min -> bench/results/memory-10m.json
+    uv run python bench/memory.py [--size 10m]          # ~3-7 min -> bench/results/memory-10m.json
 
 The goal: every peak under 1 GiB (1024 MiB). Each command runs as a child process, the
 venv's own `headway` executable, and two peaks are taken of it:

@@ -84,7 +84,7 @@ def run(command: list[str], **kwargs: Any) -> str:
     done = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
     if done.returncode != 0:
         raise Failed(f"$ {' '.join(command)}\n{done.stderr[-3000:] or done.stdout[-3000:]}")
-    return done.stdout
+    return str(done.stdout)
 
 
 def run_offline_first(command: list[str], **kwargs: Any) -> str:

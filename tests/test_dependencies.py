@@ -67,8 +67,8 @@ def imported_modules(files: Iterable[Path]) -> dict[str, set[str]]:
 
     def visit(node: ast.AST, file: str) -> None:
         if isinstance(node, ast.If) and _type_checking_only(node):
-            for child in node.orelse:
-                visit(child, file)
+            for statement in node.orelse:
+                visit(statement, file)
             return
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -98,14 +98,16 @@ def import_names() -> dict[str, set[str]]:
     return names
 
 
-def unused(dependencies: Iterable[str], imported: Iterable[str], runtime_only: Iterable[str]):
+def unused(
+    dependencies: Iterable[str], imported: Iterable[str], runtime_only: Iterable[str]
+) -> list[str]:
     """The dependencies none of whose import names is imported, and not runtime-only."""
-    imported = set(imported)
+    modules = set(imported)
     exempt = set(runtime_only)
     return sorted(
         name
         for name in dependencies
-        if name not in exempt and not import_names().get(name, set()) & imported
+        if name not in exempt and not import_names().get(name, set()) & modules
     )
 
 

@@ -87,14 +87,15 @@ def test_it_rejects_a_memory_limit_that_is_not_an_amount(
 def test_it_computes_data_larger_than_its_memory_limit_by_spilling_to_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rows = 2_000_000
+    # Three columns of 8 bytes: 72 MB of values, and a table of every key for the check.
+    rows = 3_000_000
     workspace = write_events(tmp_path, rows)
-    monkeypatch.setenv("HEADWAY_ENGINE_MEMORY_LIMIT", "24MB")
+    monkeypatch.setenv("HEADWAY_ENGINE_MEMORY_LIMIT", "64MB")
     monkeypatch.setenv("HEADWAY_NO_CACHE", "1")  # every key checked: the largest need
     run = run_headway("compute", workspace, "--format", "json")
     assert run.exit_code == 0, run
     values = {(row["kpi"], row["period"]): row["value"] for row in run.json_rows()}
-    # One event a minute: 2,000,000 minutes from 2026-01-01 end in 2029-10.
+    # One event a minute: 3,000,000 minutes from 2026-01-01 run into 2031.
     minutes_2026 = 365 * 24 * 60
     assert values[("events", "2026")] == minutes_2026
     assert values[("amount", "2026")] == minutes_2026 * (minutes_2026 - 1) // 2
@@ -110,12 +111,14 @@ def test_it_spills_into_a_folder_of_its_own_and_removes_it(
     current.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     monkeypatch.chdir(current)
-    monkeypatch.setenv("HEADWAY_ENGINE_MEMORY_LIMIT", "24MB")
+    monkeypatch.setenv("HEADWAY_ENGINE_MEMORY_LIMIT", "64MB")
     warehouse = Warehouse("UTC")
     other = Warehouse("UTC")
     try:
         assert list(temporary.iterdir()) == []
-        # Three million distinct keys do not fit in 24 MB: the grouping spills.
+        # What a grouping needs grows with the threads: fixed, so that it spills anywhere.
+        warehouse.connection.execute("SET threads = 2")
+        # Three million distinct keys do not fit in 64 MB: the grouping spills.
         row = warehouse.connection.execute(
             "SELECT count(*) FROM (SELECT i FROM range(3000000) t(i) GROUP BY i "
             "HAVING count(*) = 1)"

@@ -71,11 +71,16 @@ PRESENTATION = ("headway.web", "headway.api", "headway.cli")
 
 
 def mutating_services() -> set[str]:
-    """Every public function of Headway's modules with a keyword-only `by` parameter."""
+    """Every public function of Headway's modules with a keyword-only `by` parameter.
+
+    The engine and lib are left out: they know nothing of Django or people, and there `by`
+    is a breakdown dimension, not who acted."""
     found = set()
     for info in pkgutil.walk_packages(headway.__path__, "headway."):
         name = info.name
         if name.startswith(PRESENTATION) or ".migrations" in name or name.endswith("__main__"):
+            continue
+        if name.startswith(("headway.engine.", "headway.lib.")):
             continue
         module = importlib.import_module(name)
         for attribute, function in vars(module).items():

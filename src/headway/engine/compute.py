@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -25,9 +25,9 @@ from headway.engine.data import (
     quote_identifier,
     quote_literal,
 )
-from headway.engine.formula import evaluate
+from headway.engine.formula import evaluate, measure_inputs
 from headway.engine.model import Direction, Status
-from headway.engine.plan import Scan, ScanMeasure, scan_sql
+from headway.engine.plan import Scan, ScanMeasure, day_ranges, scan_sql
 from headway.engine.problems import HeadwayError, Problem
 from headway.engine.workspace import ResolvedKpi, ResolvedTarget, Workspace
 from headway.lib.periods import Grain, Period, period_containing, periods_between
@@ -49,6 +49,12 @@ class ComputeRequest:
     # the whole range gives every group found anywhere in it. Lets an incremental compute
     # redo the groups a change touched and nothing else.
     groups: frozenset[str | None] | None = None
+    # Measure values known already, keyed as ComputeResult.aggregates (a period and group
+    # without rows holds what a compute gives it: 0, or None): a (measure, grain, period)
+    # known for every group asked for is not read again, and only the periods the KPIs
+    # read are (not the ones between a period and those its prev() reaches). With `by`,
+    # used only together with `groups`.
+    inputs: Mapping[tuple[str, Grain, datetime.date, str | None], Number | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -264,7 +270,8 @@ class Engine:
         backend = self.connect()
         backend.prepare(loaded[name] for name in needed)
         periods = self._periods(kpis, request, loaded)
-        scans = self._plan(kpis, periods, request.by, request.groups)
+        reads, reused = self._to_read(kpis, periods, request)
+        scans = self._plan(kpis, periods, request.by, request.groups, reads)
         aggregates: dict[tuple[str, Grain, datetime.date, str | None], Number | None] = {}
         present: dict[tuple[str, str], set[tuple[Grain, datetime.date, str | None]]] = defaultdict(
             set
@@ -297,6 +304,11 @@ class Engine:
                     if value is None and item.measure.spec.agg.is_zero_when_empty:
                         value = 0
                     aggregates[(item.measure.name, grain, start, group)] = value
+        if request.inputs is not None:
+            # Over what a scan of several grains read of a reused period only in part.
+            for key, known in request.inputs.items():
+                if key[:3] in reused:
+                    aggregates[key] = known
         rows = []
         for kpi in kpis:
             kpi_periods = periods[kpi.key]
@@ -452,8 +464,10 @@ class Engine:
         periods: dict[str, list[Period]],
         by: str | None,
         groups: frozenset[str | None] | None = None,
+        reads: dict[tuple[str, str], set[Period]] | None = None,
     ) -> list[Scan]:
-        """Groups the KPIs' measures into one scan per dataset and time column."""
+        """Groups the KPIs' measures into one scan per dataset and time column; with
+        `reads`, of only the periods it lists (none: no scan)."""
         grains: dict[tuple[str, str], dict[Grain, None]] = defaultdict(dict)
         members: dict[tuple[str, str], dict[str, None]] = defaultdict(dict)
         bounds: dict[tuple[str, str], tuple[datetime.date, datetime.date]] = {}
@@ -473,6 +487,12 @@ class Engine:
         scans = []
         for number, key in enumerate(members):
             dataset, time_column = key
+            ranges = None
+            if reads is not None:
+                ranges = day_ranges(reads.get(key, ()))
+                if not ranges:
+                    continue
+                bounds[key] = (ranges[0][0], max(end for _, end in ranges))
             scans.append(
                 Scan(
                     dataset=dataset,
@@ -489,9 +509,37 @@ class Engine:
                     by=by,
                     fiscal_year_start=self.workspace.fiscal_year_start,
                     groups=groups if by is not None else None,
+                    ranges=ranges,
                 )
             )
         return scans
+
+    def _to_read(
+        self,
+        kpis: Sequence[ResolvedKpi],
+        periods: dict[str, list[Period]],
+        request: ComputeRequest,
+    ) -> tuple[dict[tuple[str, str], set[Period]] | None, set[tuple[str, Grain, datetime.date]]]:
+        """With known inputs: per dataset and time column the periods the KPIs still
+        have to read, and the (measure, grain, period start) taken from the inputs.
+        (None, nothing) without them."""
+        inputs = request.inputs
+        if inputs is None or (request.by is not None and request.groups is None):
+            return None, set()
+        groups = request.groups if request.by is not None else None
+        wanted: frozenset[str | None] = frozenset({None}) if groups is None else groups
+        reads: dict[tuple[str, str], set[Period]] = defaultdict(set)
+        reused: set[tuple[str, Grain, datetime.date]] = set()
+        for kpi in kpis:
+            for name, back in measure_inputs(kpi.formula):
+                measure = self.workspace.measures[name]
+                for period in periods[kpi.key]:
+                    source = period.shift(-back)
+                    if all((name, source.grain, source.start, group) in inputs for group in wanted):
+                        reused.add((name, source.grain, source.start))
+                    else:
+                        reads[(measure.spec.dataset, measure.time_column)].add(source)
+        return reads, reused
 
     def _groups(
         self,

@@ -64,6 +64,7 @@ def engine_memory_limit(environ: Mapping[str, str] | None = None) -> str:
         )
     return value
 
+
 NUMERIC_TYPES = (
     "TINYINT",
     "SMALLINT",
@@ -124,6 +125,20 @@ class LoadedDataset:
     # The data file (or folder) behind the view: other backends fingerprint it to tell
     # whether the copy they hold is still current.
     file: Path | None = None
+    # The file as it was when reading began (size, mtime, inode): a CSV or XLSX is read
+    # into memory then, so a backend copying the rows later must not take the file's
+    # later state for what it holds (see backends.base.fingerprint).
+    read_stat: tuple[int, int, int] | None = None
+
+
+def file_stat(path: Path) -> tuple[int, int, int] | None:
+    """What tells that a file was rewritten: size, modification time and inode (a file
+    replaced by a rename has a new inode even if the other two are the same)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
 class _Source:
@@ -245,6 +260,7 @@ class Warehouse:
         return self.datasets
 
     def load(self, request: DatasetRequest, number: int) -> LoadedDataset:
+        read_stat = file_stat(request.file)
         source = self._open(request, number)
         problems = self._check_columns(request, source)
         if problems:
@@ -281,6 +297,7 @@ class Warehouse:
             row_noun=source.row_noun,
             column_types=types,
             file=request.file,
+            read_stat=read_stat,
         )
 
     def _describe_source(self, source: _Source, request: DatasetRequest) -> str:

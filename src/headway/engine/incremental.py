@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from headway.engine.compute import ComputeRequest, ComputeResult, Engine, ResultRow
+from headway.engine.compute import ComputeRequest, ComputeResult, Engine, Number, ResultRow
 from headway.engine.data import quote_identifier, quote_literal
 from headway.engine.formula import measure_inputs
 from headway.engine.problems import HeadwayError, Problem
@@ -47,13 +47,23 @@ class Change:
     groups: Mapping[str, frozenset[Group]] | None = None
 
 
+Inputs = Mapping[tuple[str, Grain, datetime.date, Group], Number | None]
+
+
 @dataclass(frozen=True)
 class Known:
     """What the results to be brought up to date cover: per KPI its first and last
-    period, and with a breakdown the groups it has rows for."""
+    period, and with a breakdown the groups it has rows for.
+
+    `inputs`, when given, are the measure values behind those results, keyed as
+    ComputeResult.aggregates: every measure of each KPI, for each of its periods and
+    groups, a missing key meaning the period and group had no rows. The periods a
+    change did not touch keep their values, so that prev() of a dependant is taken from
+    them instead of being read again."""
 
     periods: Mapping[str, tuple[Period, Period]]
     groups: Mapping[str, frozenset[Group]] = field(default_factory=dict)
+    inputs: Inputs | None = None
 
     @classmethod
     def of(cls, result: ComputeResult) -> Known:
@@ -64,6 +74,7 @@ class Known:
         return cls(
             periods={key: (found[0], found[-1]) for key, found in result.periods.items() if found},
             groups={key: frozenset(found) for key, found in groups.items()},
+            inputs=result.aggregates,
         )
 
 
@@ -242,6 +253,8 @@ def recompute(
     # Requests that share their periods and groups share their scans: one compute each.
     batches: dict[tuple[Grain, tuple[Period, ...], frozenset[Group] | None], list[str]] = {}
     wanted: dict[tuple[str, frozenset[Group] | None], set[Period]] = defaultdict(set)
+    # Per KPI: the periods whose measure values are known and still right, per dataset.
+    reusable: dict[str, _Reusable] = {}
     for kpi in affected:
         grain = kpi.spec.grain
         known_range = known.periods.get(kpi.key)
@@ -272,6 +285,7 @@ def recompute(
             touched, _offsets(workspace, kpi, changed), low, high, known_range
         )
         result.plans[kpi.key] = plan
+        reusable[kpi.key] = _Reusable(known_range, _touched_by_dataset(workspace, kpi, changes))
         if by is None:
             wanted[(kpi.key, None)].update(plan.periods)
             continue
@@ -296,7 +310,10 @@ def recompute(
             hull = (min(periods), max(periods))
             batches.setdefault((grain, hull, groups), []).append(key)
     for (_, (start, end), groups), keys in batches.items():
-        request = ComputeRequest(kpis=tuple(keys), start=start, end=end, by=by, groups=groups)
+        inputs = _batch_inputs(workspace, known, reusable, keys, start, end, groups)
+        request = ComputeRequest(
+            kpis=tuple(keys), start=start, end=end, by=by, groups=groups, inputs=inputs
+        )
         computed = engine.compute(request)
         result.requests.append(request)
         for row in computed.rows:
@@ -310,6 +327,75 @@ def recompute(
         result.requests.append(request)
         result.rows.extend((row, computed) for row in computed.rows)
     return result
+
+
+@dataclass(frozen=True)
+class _Reusable:
+    """The periods of a KPI whose known measure values still hold: those of its known
+    range, except, per changed dataset, the periods the change touched."""
+
+    known: tuple[Period, Period]
+    touched: Mapping[str, frozenset[Period]]
+
+    def holds(self, dataset: str, period: Period) -> bool:
+        low, high = self.known
+        return low <= period <= high and period not in self.touched.get(dataset, ())
+
+
+def _touched_by_dataset(
+    workspace: Workspace, kpi: ResolvedKpi, changes: Sequence[Change]
+) -> dict[str, frozenset[Period]]:
+    found: dict[str, set[Period]] = defaultdict(set)
+    for change in changes:
+        found[change.dataset].update(
+            touched_periods(
+                kpi.spec.grain,
+                change.first.date(),
+                change.last.date(),
+                workspace.fiscal_year_start,
+            )
+        )
+    return {name: frozenset(periods) for name, periods in found.items()}
+
+
+def _batch_inputs(
+    workspace: Workspace,
+    known: Known,
+    reusable: Mapping[str, _Reusable],
+    keys: Sequence[str],
+    start: Period,
+    end: Period,
+    groups: frozenset[Group] | None,
+) -> dict[tuple[str, Grain, datetime.date, Group], Number | None]:
+    """The known measure values a batch's compute may take instead of reading them:
+    for every period of the batch's range, those its formulas read (prev() included)
+    from periods the change left alone. An empty mapping still tells the compute to
+    read only the periods the formulas reach, not every one in between."""
+    inputs: dict[tuple[str, Grain, datetime.date, Group], Number | None] = {}
+    if known.inputs is None:
+        return inputs
+    periods = _all_periods(start, end)
+    for key in keys:
+        kpi = workspace.kpis[key]
+        reuse = reusable.get(key)
+        if reuse is None:
+            continue
+        # Of a group seen for the first time nothing is known: a missing value there
+        # means "not computed", not "no rows".
+        wanted: frozenset[Group] = (
+            frozenset({None}) if groups is None else groups & known.groups.get(key, frozenset())
+        )
+        for name, back in measure_inputs(kpi.formula):
+            measure = workspace.measures[name]
+            empty: Number | None = 0 if measure.spec.agg.is_zero_when_empty else None
+            for period in periods:
+                source = period.shift(-back)
+                if not reuse.holds(measure.spec.dataset, source):
+                    continue
+                for group in wanted:
+                    place = (name, source.grain, source.start, group)
+                    inputs[place] = known.inputs.get(place, empty)
+    return inputs
 
 
 def _all_periods(first: Period, last: Period) -> list[Period]:

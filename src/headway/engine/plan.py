@@ -9,6 +9,7 @@ compared in tests.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlglot
@@ -16,7 +17,7 @@ import sqlglot
 from headway.engine.data import LoadedDataset, quote_identifier, quote_literal
 from headway.engine.model import Aggregation
 from headway.engine.workspace import ResolvedMeasure
-from headway.lib.periods import Grain
+from headway.lib.periods import Grain, Period
 
 GROUP_ALIAS = "group_value"
 ROWS_ALIAS = "row_count"
@@ -44,6 +45,10 @@ class Scan:
     fiscal_year_start: int
     # Only the rows of these groups of `by` (None: rows without a value); None: all rows.
     groups: frozenset[str | None] | None = None
+    # Only the rows within these [first, end) day ranges (first_day..end_day is their
+    # hull); None: the whole hull. An incremental compute reads the periods it redoes and
+    # those prev() reaches back to, not the years in between.
+    ranges: tuple[tuple[datetime.date, datetime.date], ...] | None = None
 
     def period_alias(self, grain: Grain) -> str:
         return f"period_{grain.value}"
@@ -104,6 +109,17 @@ def groups_condition(group_sql: str, groups: frozenset[str | None]) -> str:
     return "(" + " OR ".join(parts) + ")" if parts else "false"
 
 
+def day_ranges(periods: Iterable[Period]) -> tuple[tuple[datetime.date, datetime.date], ...]:
+    """The [first, end) day ranges that cover the periods, touching ones joined."""
+    ranges: list[tuple[datetime.date, datetime.date]] = []
+    for period in sorted(periods, key=lambda found: (found.start, found.end)):
+        if ranges and period.start <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], period.end))
+        else:
+            ranges.append((period.start, period.end))
+    return tuple(ranges)
+
+
 def to_dialect(sql: str, dialect: str) -> str:
     """DuckDB's SQL in another backend's dialect (sqlglot): date_trunc, INTERVAL, FILTER,
     GROUPING SETS and the casts all have their counterparts there."""
@@ -144,9 +160,15 @@ def scan_sql(
     for item in scan.measures:
         wide = dialect == "spark" and _is_integer_sum(item.measure, dataset)
         selects.append(f"{_aggregate_sql(item.measure, wide)} AS {item.alias}")
-    low = quote_literal(f"{scan.first_day.isoformat()} 00:00:00")
-    high = quote_literal(f"{scan.end_day.isoformat()} 00:00:00")
-    where = f"{time} >= TIMESTAMP {low} AND {time} < TIMESTAMP {high}"
+    # Constant bounds on the bare time column: the Parquet reader skips the row groups
+    # (and parts) whose statistics lie outside them.
+    ranges = scan.ranges if scan.ranges is not None else ((scan.first_day, scan.end_day),)
+    bounds = []
+    for first, end in ranges:
+        low = quote_literal(f"{first.isoformat()} 00:00:00")
+        high = quote_literal(f"{end.isoformat()} 00:00:00")
+        bounds.append(f"{time} >= TIMESTAMP {low} AND {time} < TIMESTAMP {high}")
+    where = bounds[0] if len(bounds) == 1 else "(" + " OR ".join(f"({b})" for b in bounds) + ")"
     if group_sql is not None and scan.groups is not None:
         where += f" AND {groups_condition(group_sql, scan.groups)}"
     if len(sets) == 1:

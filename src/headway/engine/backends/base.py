@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import secrets
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from headway.engine.backends.url import BackendKind, WarehouseUrl
-from headway.engine.data import LoadedDataset, Warehouse, quote_identifier
+from headway.engine.data import LoadedDataset, Warehouse, file_stat, quote_identifier
 
 # Bumped when the way typed data is handed over changes, so old copies are not reused.
 FORMAT_VERSION = 1
@@ -87,7 +88,13 @@ def source_files(path: Path) -> list[Path]:
 
 def fingerprint(dataset: LoadedDataset, timezone: str) -> str:
     """Changes whenever the data behind a dataset or the way it is typed changes: the files'
-    paths, sizes and modification times (as make does), the columns and their casts."""
+    paths, sizes, modification times and inodes (as make does, and an import's rename
+    gives a new inode even within one tick of a coarse clock), the columns and their casts.
+
+    A file that changed after DuckDB began reading it (an import or an edit during the
+    compute) gets a fingerprint of its own that no later compute matches: the rows copied
+    now are those DuckDB read, which may not be the file's current ones, so the next
+    compute copies again rather than take them for the new file's."""
     files = []
     if dataset.file is not None:
         for item in source_files(dataset.file):
@@ -95,14 +102,17 @@ def fingerprint(dataset: LoadedDataset, timezone: str) -> str:
                 stat = item.stat()
             except OSError:
                 continue  # gone since DuckDB read it: the next compute sees the change
-            files.append([str(item.resolve()), stat.st_size, stat.st_mtime_ns])
-    facts = {
+            files.append([str(item.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino])
+    facts: dict[str, Any] = {
         "version": FORMAT_VERSION,
         "files": files,
         "columns": [list(column) for column in export_columns(dataset)],
         "definition": dataset.definition,
         "timezone": timezone,
     }
+    if dataset.file is not None and dataset.read_stat is not None:
+        if file_stat(dataset.file) != dataset.read_stat:
+            facts["changed while read"] = secrets.token_hex(16)
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
 
 
