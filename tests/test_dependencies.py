@@ -154,7 +154,6 @@ RUNTIME_ONLY: dict[str, Callable[[], None]] = {
 # Modules the product imports that come with a dependency rather than being one, with the
 # dependency that requires them (checked against that dependency's metadata).
 COMES_WITH = {
-    "numpy": "statsforecast",  # the forecast's arrays, as statsforecast takes them
     "pydantic_core": "pydantic",  # the error type of custom validation messages
 }
 

@@ -134,7 +134,8 @@ def assert_same_results(expected: dict[Key, Stored], got: dict[Key, Stored], whe
     assert expected, "DuckDB stored no results"
     missing = sorted(set(expected) - set(got))[:5]
     extra = sorted(set(got) - set(expected))[:5]
-    assert not missing and not extra, f"{where}: missing {missing}, extra {extra}"
+    assert not missing, f"{where}: missing {missing}"
+    assert not extra, f"{where}: more than DuckDB's: {extra}"
     fields = ("value", "target", "attainment", "status", "measures")
     for key, want in expected.items():
         for name, left, right in zip(fields, want, got[key], strict=True):
@@ -170,7 +171,7 @@ def loaded_tables(schema: str) -> dict[str, int]:
 
     with psycopg.connect(_conninfo(), autocommit=True) as connection:
         rows = connection.execute(
-            f'SELECT dataset, row_count FROM "{schema}".headway_loaded'  # noqa: S608
+            f'SELECT dataset, row_count FROM "{schema}".headway_loaded'
         ).fetchall()
     return {dataset: count for dataset, count in rows}
 
@@ -350,9 +351,11 @@ def test_an_unreachable_warehouse_stops_the_recompute_with_its_host_named(
 ) -> None:
     results_recompute(by=None)
     before = stored()
-    with override_settings(HEADWAY_WAREHOUSE_URL=UNREACHABLE):
-        with pytest.raises(HeadwayError) as raised:
-            results_recompute(by=None)
+    with (
+        override_settings(HEADWAY_WAREHOUSE_URL=UNREACHABLE),
+        pytest.raises(HeadwayError) as raised,
+    ):
+        results_recompute(by=None)
     message = str(raised.value)
     assert "cannot reach the PostgreSQL warehouse at 127.0.0.1:1" in message
     assert "s3cret-word" not in message
@@ -448,3 +451,22 @@ def test_a_file_changed_while_it_is_computed_is_copied_again_next_time(
 
     # The next one must not take that copy for the file as it is now.
     assert _amount(tmp_path, postgres_warehouse) == (300, ["orders"])
+
+
+def test_applying_a_workspace_that_names_a_warehouse_says_the_app_uses_its_setting(
+    db: None, tmp_path: Path, settings: Any
+) -> None:
+    settings.HEADWAY_WAREHOUSE_URL = ""
+    text = (EXAMPLE / "headway.yaml").read_text(encoding="utf-8")
+    (tmp_path / "data").symlink_to(EXAMPLE / "data")
+    path = tmp_path / "headway.yaml"
+    path.write_text(text + "\nwarehouse: postgresql://kpi:hunter2@db.internal/w\n")
+
+    notes = plan_apply(load_workspace(path)).notes
+
+    [note] = [note for note in notes if "warehouse" in note and "HEADWAY_WAREHOUSE_URL" in note]
+    assert "postgresql://kpi:***@db.internal/w is not applied" in note
+    assert "(the embedded DuckDB)" in note
+    assert "hunter2" not in note
+    settings.HEADWAY_WAREHOUSE_URL = "postgresql://kpi:hunter2@db.internal/w"
+    assert not [note for note in plan_apply(load_workspace(path)).notes if "warehouse " in note]

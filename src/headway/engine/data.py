@@ -233,6 +233,9 @@ class Warehouse:
         self.connection.execute("SET TimeZone = 'UTC'")
         self.connection.execute("SET parquet_metadata_cache = true")
         self.datasets: dict[str, LoadedDataset] = {}
+        # The datasets made of Parquet parts, whose statistics answer some questions
+        # without reading rows (headway.engine.parts).
+        self.parts: dict[str, _PartsSource] = {}
         self._opened = 0
 
     def close(self) -> None:
@@ -276,6 +279,7 @@ class Warehouse:
             from headway.engine.parts import check_parts
 
             check_parts(self, request, source, expressions, what)
+            self.parts[request.name] = source
         elif self.checked is None or not self.checked.passed(signature):
             problems = self._check_values(request, source, expressions)
             problems += self._check_key(request, source)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from headway.engine.compute import ComputeRequest, ComputeResult, Engine, Number, ResultRow
 from headway.engine.data import quote_identifier, quote_literal
 from headway.engine.formula import measure_inputs
+from headway.engine.parts import span_from_statistics
 from headway.engine.problems import HeadwayError, Problem
 from headway.engine.workspace import ResolvedKpi, Workspace
 from headway.lib.periods import Grain, Period, period_containing
@@ -181,7 +182,7 @@ def _inspect(
     """Per changed dataset and time column: the first and last time of the rows now in
     the changed span (the range can only grow that far) and, with `by`, their groups.
     Reads only the span's rows (Parquet statistics skip the rest where the data is in
-    time order, as appended parts are)."""
+    time order, as appended parts are), and none where the statistics tell."""
     workspace = engine.workspace
     columns: dict[str, set[str]] = defaultdict(set)
     for measure in workspace.measures.values():
@@ -198,14 +199,27 @@ def _inspect(
             group_sql = column if kind == "VARCHAR" else f"CAST({column} AS VARCHAR)"
         low = quote_literal(change.first.isoformat(sep=" "))
         high = quote_literal(change.last.isoformat(sep=" "))
+        parts = engine.warehouse.parts.get(change.dataset)
         for name in sorted(columns[change.dataset]):
+            span = found.setdefault((change.dataset, name), _Span())
+            # Parts whose statistics lie wholly inside or outside the span (as appended,
+            # time-ordered parts do) give its first and last time without a read.
+            known = (
+                span_from_statistics(parts, name, change.first, change.last)
+                if parts is not None and group_sql is None
+                else None
+            )
+            if known is not None:
+                if known[0] is not None and known[1] is not None:
+                    span.low = known[0] if span.low is None else min(span.low, known[0])
+                    span.high = known[1] if span.high is None else max(span.high, known[1])
+                continue
             time = quote_identifier(name)
             groups = f", list(DISTINCT {group_sql})" if group_sql else ""
             row = engine.warehouse.connection.execute(
                 f"SELECT min({time}), max({time}){groups} FROM {dataset.view} "  # noqa: S608
                 f"WHERE {time} >= TIMESTAMP {low} AND {time} <= TIMESTAMP {high}"
             ).fetchone()
-            span = found.setdefault((change.dataset, name), _Span())
             if row is None or row[0] is None:
                 continue
             span.low = row[0] if span.low is None else min(span.low, row[0])
@@ -339,7 +353,7 @@ class _Reusable:
 
     def holds(self, dataset: str, period: Period) -> bool:
         low, high = self.known
-        return low <= period <= high and period not in self.touched.get(dataset, ())
+        return low <= period <= high
 
 
 def _touched_by_dataset(

@@ -91,7 +91,7 @@ def shown_part(request: DatasetRequest, part: Path) -> str:
 # Bumped when PartFacts changes, so that facts kept by an older Headway are read again.
 FACTS_VERSION = "parquet-part-facts-1"
 Bounds = tuple[str | None, str | None]
-INTEGER_TYPES = frozenset(kind for kind in NUMERIC_TYPES if kind.endswith("INT"))
+INTEGER_TYPES = frozenset(kind for kind in NUMERIC_TYPES if "INT" in kind)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,6 +326,31 @@ def column_bounds(facts: PartFacts, column: str, sql_type: str) -> list[tuple[An
             return None
         found.append(typed)
     return found
+
+
+def span_from_statistics(
+    source: _PartsSource, column: str, first: datetime.datetime, last: datetime.datetime
+) -> tuple[datetime.datetime | None, datetime.datetime | None] | None:
+    """The first and last value of a (plain TIMESTAMP) time column within [first, last],
+    from the row groups' statistics alone; (None, None) when no row group holds such a
+    value. None when the statistics cannot tell: a row group has none, or reaches over
+    a bound (its values inside it are then unknown), or the column is converted."""
+    if not isinstance(source, _FactsPartsSource) or source.types.get(column) != "TIMESTAMP":
+        return None
+    low: datetime.datetime | None = None
+    high: datetime.datetime | None = None
+    for part in source.parts:
+        bounds = column_bounds(source.facts[part], column, "TIMESTAMP")
+        if bounds is None:
+            return None
+        for bottom, top in bounds:
+            if top < first or bottom > last:
+                continue
+            if bottom < first or top > last:
+                return None
+            low = bottom if low is None else min(low, bottom)
+            high = top if high is None else max(high, top)
+    return low, high
 
 
 def _may_hold(facts: PartFacts, column: str, sql_type: str, low: Any, high: Any) -> bool:

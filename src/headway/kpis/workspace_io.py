@@ -185,6 +185,27 @@ def _in_warehouse(file: str) -> bool:
     return Path(file).resolve().is_relative_to(warehouse)
 
 
+def _note_warehouse(plan: Plan, wanted: str | None) -> None:
+    """The application's warehouse is a setting of its servers (HEADWAY_WAREHOUSE_URL),
+    not of the KPI system: a workspace naming another one is told so, not obeyed."""
+    from django.conf import settings
+
+    from headway.engine.backends.url import BackendKind, mask, parse_url
+
+    used = (settings.HEADWAY_WAREHOUSE_URL or "").strip()
+    if wanted is None or wanted.strip() == used:
+        return
+    # The workspace's URL was checked when it was read; the setting's at first compute.
+    both_duckdb = parse_url(wanted).kind is BackendKind.DUCKDB and used in ("", "duckdb")
+    if both_duckdb:
+        return
+    shown = mask(used) if used else "the embedded DuckDB"
+    plan.notes.append(
+        f"the workspace's warehouse {mask(wanted)} is not applied: the application "
+        f"computes on HEADWAY_WAREHOUSE_URL ({shown}), set where it runs (docs/warehouse.md)"
+    )
+
+
 def _removal(instance: Any, action: str, label: str) -> Callable[[User | None], None]:
     """A plan step deleting one object with its audit row; children are detached first."""
 
@@ -364,6 +385,8 @@ def plan_apply(workspace: Workspace) -> Plan:
             f"{len(unlisted)} people in the database are not in the file; apply never "
             "removes people (deactivate them in the admin)."
         )
+
+    _note_warehouse(plan, model.warehouse)
 
     existing_datasets = {dataset.key: dataset for dataset in Dataset.objects.all()}
     for key, dataset_spec in model.datasets.items():

@@ -14,8 +14,8 @@ application = get_wsgi_application()
 def _warm_forecast() -> None:
     """Imports and runs the forecast model once, before gunicorn forks its workers.
 
-    statsforecast (numba) takes seconds to import and compile: done in every worker on its
-    first KPI page, that stalls the page for seconds (past gunicorn's timeout on a loaded
+    statsforecast takes seconds to import (pandas, scipy, statsmodels): done in every worker
+    on its first KPI page, that stalls the page for seconds (past gunicorn's timeout on a loaded
     machine). `headway serve` preloads this module, so the workers inherit the warm model."""
     from headway.results.analysis.forecast import fit
 

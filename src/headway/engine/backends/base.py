@@ -110,9 +110,9 @@ def fingerprint(dataset: LoadedDataset, timezone: str) -> str:
         "definition": dataset.definition,
         "timezone": timezone,
     }
-    if dataset.file is not None and dataset.read_stat is not None:
-        if file_stat(dataset.file) != dataset.read_stat:
-            facts["changed while read"] = secrets.token_hex(16)
+    read = dataset.read_stat
+    if dataset.file is not None and read is not None and file_stat(dataset.file) != read:
+        facts["changed while read"] = secrets.token_hex(16)
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
 
 

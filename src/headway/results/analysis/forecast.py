@@ -43,7 +43,7 @@ Where AutoETS cannot fit (it refuses six points as "tiny datasets", and a consta
 has no likelihood), :func:`naive_forecast` (the last value, with a band that widens with the
 spread of one-step changes) stands in, and the forecast's ``method`` says ``naive``.
 
-statsforecast takes seconds to import (numba), so it is imported inside :func:`fit`, only
+statsforecast takes seconds to import (pandas, scipy, statsmodels), so it is imported inside :func:`fit`, only
 when a forecast is made.
 """
 
@@ -180,7 +180,7 @@ def fit(values: Sequence[float], horizon: int, season: int = 1) -> Fit | None:
             model = AutoETS(season_length=season).fit(y)
             predicted = model.predict(h=horizon, level=[80, 95])
         method = f"AutoETS {model.model_['method']}"
-    except Exception:  # statsforecast raises bare ValueErrors and numba errors alike
+    except Exception:  # statsforecast raises bare ValueErrors and others alike
         return naive_forecast(values, horizon)
     steps = tuple(
         Step(
