@@ -43,8 +43,8 @@ Where AutoETS cannot fit (it refuses six points as "tiny datasets", and a consta
 has no likelihood), :func:`naive_forecast` (the last value, with a band that widens with the
 spread of one-step changes) stands in, and the forecast's ``method`` says ``naive``.
 
-statsforecast takes seconds to import (pandas, scipy, statsmodels), so it is imported inside :func:`fit`, only
-when a forecast is made.
+statsforecast takes seconds to import (pandas, scipy, statsmodels), so it is imported inside
+:func:`fit`, only when a forecast is made.
 """
 
 from __future__ import annotations
