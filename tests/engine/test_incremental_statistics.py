@@ -230,10 +230,8 @@ def _parts_read(sql: list[str], folder: Path) -> set[str]:
         entry.name
         for statement in sql
         for entry in folder.iterdir()
-        if (str(entry) in statement
-        and "read_parquet" in statement)
-        or ("parquet_" in statement
-        and str(entry) in statement)
+        if (str(entry) in statement and "read_parquet" in statement)
+        or ("parquet_" in statement and str(entry) in statement)
     }
 
 

@@ -35,7 +35,7 @@ from headway.engine.problems import HeadwayError
 from headway.engine.workspace import load_workspace
 from headway.ingestion.models import ImportRun, ImportStatus
 from headway.ingestion.services import import_file, table_path
-from headway.kpis.models import Dataset
+from headway.kpis.models import Dataset, Kpi
 from headway.kpis.workspace_io import apply_plan, plan_apply
 from headway.participation.contribution import my_contribution
 from headway.results.drafts import draft_values
@@ -392,6 +392,34 @@ def test_an_unreachable_warehouse_is_a_message_on_the_data_and_preview_pages(
     page = done.content.decode()
     assert "The data was imported, but the KPIs that use it could not be recomputed" in page
     assert "No preview" in preview.content.decode()
+
+
+def test_an_unreachable_warehouse_is_a_message_on_the_kpi_page_after_an_edit(
+    tea_shop: Path,
+) -> None:
+    kpi = Kpi.objects.get(key="csat")
+    edit = {
+        "name": "Customer satisfaction (1-5)",
+        "description": kpi.description,
+        "entry": "formula",
+        "formula": kpi.formula,
+        "unit": kpi.unit,
+        "direction": kpi.direction,
+        "grain": kpi.grain,
+        "team": kpi.team_id or "",
+        "owner": kpi.owner_id or "",
+        "green_from": "100",
+        "amber_from": "95",
+        "version": kpi.version,
+    }
+    with override_settings(HEADWAY_WAREHOUSE_URL=UNREACHABLE):
+        response = _client(ADMIN).post("/kpis/csat/edit/", edit, follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain == [("/kpis/csat/", 302)]
+    assert "Saved, but the values could not be recomputed" in html
+    assert "cannot reach the PostgreSQL warehouse at 127.0.0.1:1" in html
+    assert "s3cret-word" not in html
+    assert Kpi.objects.get(key="csat").name == "Customer satisfaction (1-5)"
 
 
 # The data files an import rewrites: the PostgreSQL warehouse must never keep an old copy.

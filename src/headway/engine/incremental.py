@@ -135,10 +135,15 @@ def periods_to_recompute(
     new: set[Period] = set()
     if known is not None:
         before, after = known
+        # Only the periods before and after the known ones are visited (a weekly KPI's
+        # years of known periods in between cost nothing).
         period = first
+        while period <= last and period < before:
+            new.add(period)
+            period = period.shift(1)
+        period = max(first, after.shift(1))
         while period <= last:
-            if period < before or period > after:
-                new.add(period)
+            new.add(period)
             period = period.shift(1)
     return PeriodPlan(
         touched=tuple(sorted(touched_set)),
@@ -353,7 +358,7 @@ class _Reusable:
 
     def holds(self, dataset: str, period: Period) -> bool:
         low, high = self.known
-        return low <= period <= high
+        return low <= period <= high and period not in self.touched.get(dataset, ())
 
 
 def _touched_by_dataset(

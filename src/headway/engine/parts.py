@@ -89,7 +89,7 @@ def shown_part(request: DatasetRequest, part: Path) -> str:
 
 
 # Bumped when PartFacts changes, so that facts kept by an older Headway are read again.
-FACTS_VERSION = "parquet-part-facts-1"
+FACTS_VERSION = "parquet-part-facts-2"
 Bounds = tuple[str | None, str | None]
 INTEGER_TYPES = frozenset(kind for kind in NUMERIC_TYPES if "INT" in kind)
 
@@ -98,11 +98,11 @@ INTEGER_TYPES = frozenset(kind for kind in NUMERIC_TYPES if "INT" in kind)
 class PartFacts:
     """What a part's footer says: its schema elements (name and Parquet types, as
     parquet_schema gives them), its rows, and per column the min and max of each row
-    group, as text (None where the footer has no statistics)."""
+    group holding a value in it, as text (None where the footer has no statistics)."""
 
     schema: tuple[tuple[str, str], ...]
     rows: int
-    stats: Mapping[str, tuple[Bounds, ...]]
+    stats: Mapping[str, Sequence[Sequence[str | None]]]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -114,13 +114,16 @@ class PartFacts:
     @classmethod
     def from_json(cls, data: Any) -> PartFacts | None:
         try:
+            stats = data["stats"]
+            if not isinstance(stats, dict):
+                return None
+            # The statistics stay the lists JSON gives (pairs of text or null): most are
+            # never looked at, and turning them all into tuples cost more than the rest
+            # of opening a part already seen.
             return cls(
                 schema=tuple((str(name), str(kinds)) for name, kinds in data["schema"]),
                 rows=int(data["rows"]),
-                stats={
-                    str(name): tuple((low, high) for low, high in pairs)
-                    for name, pairs in data["stats"].items()
-                },
+                stats=stats,
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -177,7 +180,8 @@ def read_facts(
             # A truncated statistic (long text) bounds nothing for sure: left out.
             "SELECT file_name, row_group_id, row_group_num_rows, path_in_schema, "
             "CASE WHEN min_is_exact IS NOT false THEN stats_min_value END, "
-            "CASE WHEN max_is_exact IS NOT false THEN stats_max_value END "
+            "CASE WHEN max_is_exact IS NOT false THEN stats_max_value END, "
+            "stats_null_count IS NOT DISTINCT FROM num_values AND num_values > 0 "
             f"FROM parquet_metadata({files}) "
             "ORDER BY file_name, row_group_id, column_id"
         ).fetchall()
@@ -190,10 +194,16 @@ def read_facts(
         schemas.setdefault(str(file_name), []).append((str(name), repr(kinds)))
     rows: dict[str, dict[int, int]] = {}
     stats: dict[str, dict[str, list[Bounds]]] = {}
-    for file_name, group, count, column, low, high in groups:
+    for file_name, group, count, column, low, high, all_null in groups:
         rows.setdefault(str(file_name), {})[int(group)] = int(count)
-        bounds = (None if low is None else str(low), None if high is None else str(high))
-        stats.setdefault(str(file_name), {}).setdefault(str(column), []).append(bounds)
+        found_bounds = stats.setdefault(str(file_name), {}).setdefault(str(column), [])
+        if all_null:
+            # A row group with no value in the column (open deals without a close date)
+            # has no bounds, and holds nothing within any range.
+            continue
+        found_bounds.append(
+            (None if low is None else str(low), None if high is None else str(high))
+        )
     for part in unknown:
         name = str(part)
         found = PartFacts(
@@ -320,8 +330,10 @@ def column_bounds(facts: PartFacts, column: str, sql_type: str) -> list[tuple[An
     if pairs is None:
         return None
     found = []
-    for low, high in pairs:
-        typed = (typed_bound(low, sql_type), typed_bound(high, sql_type))
+    for pair in pairs:
+        if len(pair) != 2:
+            return None
+        typed = (typed_bound(pair[0], sql_type), typed_bound(pair[1], sql_type))
         if typed[0] is None or typed[1] is None:
             return None
         found.append(typed)
