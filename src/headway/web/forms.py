@@ -3,14 +3,17 @@ arguments; the services decide what is allowed and save."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.forms.renderers import DjangoTemplates
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from headway.accounts.models import Team, User
 from headway.goals.choices import GoalStatus, Horizon
@@ -20,6 +23,73 @@ from headway.kpis.choices import Direction, EntryKind, Grain, Unit
 KPI_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # Words of the URLs under /kpis/ that a KPI key would hide.
 RESERVED_KPI_KEYS = {"new", "preview"}
+
+
+# The app database keeps numbers of 30 digits, 10 after the point; SQLite reads back only
+# 15 significant digits, and twenty 9s come back as 1e20, which overflows the column when
+# read: one digit fewer before the point, as in the API.
+MAX_WHOLE_DIGITS = 19
+# Thousands separators and spaces people type in numbers.
+IGNORED_IN_NUMBERS = str.maketrans("", "", ", _\u00a0\u202f")
+_no_nul = ProhibitNullCharactersValidator()
+# The codes of the errors for what no database keeps (as opposed to what is not yet right).
+UNKEEPABLE = {_no_nul.code, "max_whole_digits"}
+
+
+def check_whole_digits(value: Decimal | None) -> None:
+    """A number the app database can keep: at most MAX_WHOLE_DIGITS before the point."""
+    if value is None or not value.is_finite():
+        return
+    whole = max(value.adjusted() + 1, 0)
+    if whole > MAX_WHOLE_DIGITS:
+        raise ValidationError(
+            ngettext(
+                "Use at most %(max)s digit before the decimal point.",
+                "Use at most %(max)s digits before the decimal point.",
+                MAX_WHOLE_DIGITS,
+            )
+            % {"max": MAX_WHOLE_DIGITS},
+            code="max_whole_digits",
+        )
+
+
+def typed_number(text: str, *, scale: int = 1, percent_sign: bool = False) -> Decimal | None:
+    """A number typed as text (thousands separators allowed), divided by `scale`; None when
+    empty, a ValidationError with a sentence when it is not a number or too long."""
+    _no_nul(text)
+    cleaned = text.strip().translate(IGNORED_IN_NUMBERS)
+    if percent_sign:
+        cleaned = cleaned.removesuffix("%")
+    if not cleaned:
+        return None
+    try:
+        number = Decimal(cleaned)
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite():
+        raise ValidationError(_("“%(text)s” is not a number.") % {"text": text.strip()[:40]})
+    check_whole_digits(number)
+    return number / scale
+
+
+def text_problems(text: str) -> list[str]:
+    """Why a text cannot be kept (a NUL), for the checks that answer as it is typed."""
+    try:
+        _no_nul(text)
+    except ValidationError as error:
+        return list(error.messages)
+    return []
+
+
+def posted_text(data: Mapping[str, Any], name: str) -> str:
+    """A text a view reads from the posted data itself, without a form: a NUL (which no
+    database text can hold) is a ValidationError naming the field."""
+    text = str(data.get(name, ""))
+    try:
+        _no_nul(text)
+    except ValidationError as error:
+        raise ValidationError({name: error.messages}) from None
+    return text
 
 
 def _people() -> Any:
@@ -40,6 +110,10 @@ class HeadwayForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        # Whatever digits a field allows, no number is longer than the database keeps.
+        for field in self.fields.values():
+            if isinstance(field, forms.DecimalField):
+                field.validators.append(check_whole_digits)
 
 
 class VersionedForm(HeadwayForm):

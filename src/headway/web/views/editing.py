@@ -39,7 +39,7 @@ from headway.results.manual import manual_results_refresh
 from headway.results.selectors import target_history
 from headway.results.services import results_recompute
 from headway.web import queries
-from headway.web.forms import GoalForm, KpiForm, TargetForm, service_errors
+from headway.web.forms import GoalForm, KpiForm, TargetForm, service_errors, text_problems
 from headway.web.views.common import CONFLICT_MESSAGE, require
 
 
@@ -297,7 +297,7 @@ def formula_check(request: HttpRequest) -> HttpResponse:
     problems: list[str] = []
     empty = entry == EntryKind.FORMULA and not formula
     if not empty:
-        problems = formula_problems(formula, entry)
+        problems = text_problems(formula) or formula_problems(formula, entry)
     return render(
         request,
         "web/_formula_check.html",
@@ -326,7 +326,7 @@ def kpi_preview(request: HttpRequest) -> HttpResponse:
     elif not formula:
         problems.append(_("Type a formula to see its values."))
     else:
-        problems = formula_problems(formula)
+        problems = text_problems(formula) or formula_problems(formula)
     if not problems:
         try:
             values = queries.draft_values(

@@ -6,7 +6,7 @@ views read what people typed, call it, and show the answer beside the cell at fa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -37,10 +37,8 @@ from headway.results.manual import (
     manual_values_submit,
 )
 from headway.results.models import ManualValue
+from headway.web.forms import posted_text, typed_number
 from headway.web.views.common import CONFLICT_MESSAGE, require
-
-# Thousands separators and spaces people type in numbers ("1,234", "1 234").
-_IGNORED_IN_NUMBERS = str.maketrans("", "", ", _\u00a0\u202f")
 
 
 def _user(request: HttpRequest) -> User:
@@ -66,20 +64,9 @@ def _shown(value: Decimal | None, percent: bool) -> str:
 
 
 def _typed(text: str, percent: bool) -> Decimal | None:
-    """What someone typed into a cell as a value; ValueError with a sentence if it is not
-    a number. An empty cell is no value."""
-    cleaned = text.strip().translate(_IGNORED_IN_NUMBERS)
-    if percent:
-        cleaned = cleaned.removesuffix("%")
-    if not cleaned:
-        return None
-    try:
-        number = Decimal(cleaned)
-    except InvalidOperation:
-        number = Decimal("NaN")
-    if not number.is_finite():
-        raise ValueError(_("“%(text)s” is not a number.") % {"text": text.strip()[:40]})
-    return number / 100 if percent else number
+    """What someone typed into a cell as a value; ValidationError with a sentence if it is
+    not a number the database keeps. An empty cell is no value."""
+    return typed_number(text, scale=100 if percent else 1, percent_sign=percent)
 
 
 @dataclass
@@ -116,6 +103,10 @@ def kpi_values(request: HttpRequest, key: str) -> HttpResponse:
     if request.method == "POST":
         require(may_enter)
         comment = request.POST.get("comment", "")
+        try:
+            posted_text(request.POST, "comment")
+        except ValidationError as error:
+            errors["comment"] = error.messages
         values: dict[str, Decimal | None] = {}
         seen: dict[str, int | None] = {}
         for label in request.POST.getlist("period"):
@@ -123,8 +114,8 @@ def kpi_values(request: HttpRequest, key: str) -> HttpResponse:
             typed[label] = text
             try:
                 values[label] = _typed(text, percent)
-            except ValueError as error:
-                errors.setdefault(label, []).append(str(error))
+            except ValidationError as error:
+                errors.setdefault(label, []).extend(error.messages)
             mark = request.POST.get(f"seen-{label}", "")
             seen[label] = int(mark) if mark.isdigit() else None
         if not errors:
@@ -223,7 +214,7 @@ def kpi_value_decision(request: HttpRequest, key: str, pk: int) -> HttpResponse:
             entry_ids=[pk],
             approve=approve,
             by=user,
-            note=request.POST.get("note", ""),
+            note=posted_text(request.POST, "note"),
         )
     except ConflictError:
         messages.error(request, CONFLICT_MESSAGE)

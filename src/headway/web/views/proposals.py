@@ -49,7 +49,7 @@ from headway.participation.permissions import can_apply, can_decide, can_propose
 from headway.participation.selectors import proposal_detail, proposals
 from headway.reports.formatting import kpi_value_text
 from headway.web import queries
-from headway.web.forms import HeadwayForm, service_errors
+from headway.web.forms import UNKEEPABLE, HeadwayForm, service_errors, text_problems
 from headway.web.views.common import CONFLICT_MESSAGE, require
 from headway.web.views.discussion import discussion_for
 
@@ -514,7 +514,9 @@ def proposal_formula_check(request: HttpRequest) -> HttpResponse:
     """Checks a draft formula as it is typed (htmx): its problems, or that it is fine."""
     require(can_propose(request.user))
     formula = request.POST.get("formula", "").strip()
-    problems = formula_problems(formula, EntryKind.FORMULA) if formula else []
+    problems = (
+        (text_problems(formula) or formula_problems(formula, EntryKind.FORMULA)) if formula else []
+    )
     return render(request, "web/_formula_check.html", {"problems": problems, "empty": not formula})
 
 
@@ -536,7 +538,16 @@ def proposal_preview(request: HttpRequest) -> HttpResponse:
     if kpi is None and kind != ProposalKind.NEW_KPI:
         kpi = form.chosen_kpi()
     context: dict[str, Any] = {"preview": True, "problems": []}
-    if kind != ProposalKind.NEW_KPI and kpi is None:
+    refused = [
+        f"{form[name].label}: {message}"
+        for name, found in form.errors.items()
+        if name in form.fields and any(error.code in UNKEEPABLE for error in found.as_data())
+        for message in found
+    ]
+    if refused:
+        # Text no database keeps is not drafted: the preview says which field holds it.
+        context["problems"] = refused
+    elif kind != ProposalKind.NEW_KPI and kpi is None:
         context["problems"] = [_("Choose the KPI to see what the proposal would change.")]
     elif kind == ProposalKind.NEW_KPI and not (request.POST.get("formula") or "").strip():
         context["problems"] = [_("Type a formula to see its values.")]

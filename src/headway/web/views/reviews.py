@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime
 import functools
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -55,7 +56,7 @@ from headway.reviews.models import (
     ReviewCycle,
 )
 from headway.web import queries
-from headway.web.forms import HeadwayForm, service_errors
+from headway.web.forms import HeadwayForm, posted_text, service_errors, typed_number
 from headway.web.views.common import CONFLICT_MESSAGE, is_htmx, require
 
 View = Callable[..., HttpResponse]
@@ -126,19 +127,12 @@ def document_urls(meeting: Meeting) -> dict[str, str]:
 
 def _decimal(form: forms.Form, name: str, *, scale: int = 1) -> Decimal | None:
     """A number typed into `name` (thousands separators allowed), divided by `scale`;
-    None when empty, and a field error when it is not a number."""
-    text = str(form.cleaned_data.get(name) or "").strip()
-    cleaned = text.replace(",", "").replace(" ", "").removesuffix("%")
-    if not cleaned:
-        return None
+    None when empty, and a field error when it is not a number the database keeps."""
     try:
-        number = Decimal(cleaned)
-    except InvalidOperation:
-        number = Decimal("NaN")
-    if not number.is_finite():
-        form.add_error(name, _("“%(text)s” is not a number.") % {"text": text[:40]})
+        return typed_number(str(form.cleaned_data.get(name) or ""), scale=scale, percent_sign=True)
+    except ValidationError as error:
+        form.add_error(name, error)
         return None
-    return number / scale
 
 
 # -- forms -----------------------------------------------------------------------------------
@@ -868,6 +862,27 @@ def _errors_of(error: ValidationError) -> list[str]:
     return list(error.messages)
 
 
+@dataclass
+class Attempt:
+    failed: bool = False
+
+
+@contextmanager
+def _told(request: HttpRequest) -> Iterator[Attempt]:
+    """Runs a step whose refusal is told as messages on the page the view goes back to
+    (a conflict, or each of the service's reasons); `failed` says whether it was."""
+    attempt = Attempt()
+    try:
+        yield attempt
+    except ConflictError:
+        attempt.failed = True
+        messages.error(request, CONFLICT_MESSAGE)
+    except ValidationError as error:
+        attempt.failed = True
+        for message in _errors_of(error):
+            messages.error(request, message)
+
+
 # -- the list of cycles, and scheduling ---------------------------------------------------
 
 
@@ -1004,7 +1019,7 @@ def meeting_step(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     meeting = _meeting(pk)
     step = request.POST.get("step", "")
-    try:
+    with _told(request):
         if step == "prepare":
             built = meeting.agenda_built_at is not None
             services.meeting_prepare(meeting=meeting, by=user)
@@ -1037,11 +1052,6 @@ def meeting_step(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("The review is closed."))
         else:
             messages.error(request, _("Unknown step."))
-    except ConflictError:
-        messages.error(request, CONFLICT_MESSAGE)
-    except ValidationError as error:
-        for message in _errors_of(error):
-            messages.error(request, message)
     return redirect(_meeting_url(meeting))
 
 
@@ -1086,11 +1096,8 @@ def item_move(request: HttpRequest, pk: int) -> HttpResponse:
     """Moves an item one place up or down the agenda."""
     item = _item(pk)
     offset = -1 if request.POST.get("direction") == "up" else 1
-    try:
+    with _told(request):
         services.agenda_item_move(item=item, by=_user(request), offset=offset)
-    except ValidationError as error:
-        for message in _errors_of(error):
-            messages.error(request, message)
     return redirect(_meeting_url(item.meeting, f"item-{item.pk}"))
 
 
@@ -1101,12 +1108,9 @@ def item_remove(request: HttpRequest, pk: int) -> HttpResponse:
     """Takes an item off the agenda before the meeting."""
     item = _item(pk)
     name = str(item)
-    try:
+    with _told(request) as attempt:
         services.agenda_item_remove(item=item, by=_user(request))
-    except ValidationError as error:
-        for message in _errors_of(error):
-            messages.error(request, message)
-    else:
+    if not attempt.failed:
         messages.success(request, _("“%(item)s” was taken off the agenda.") % {"item": name})
     return redirect(_meeting_url(item.meeting, "agenda"))
 
@@ -1255,26 +1259,28 @@ def decision_decide(request: HttpRequest, pk: int) -> HttpResponse:
     decision = _decision(pk)
     approve = request.POST.get("decision") == "approve"
     form = DecideForm(request.POST, auto_id=f"decide-{decision.pk}-%s")
-    form.is_valid()
-    try:
-        services.decision_decide(
-            decision=decision,
-            by=_user(request),
-            approve=approve,
-            note=form.cleaned_data.get("note", ""),
-        )
-    except ValidationError as error:
-        service_errors(form, error, {})
-        return _meeting_page(
-            request,
-            decision.meeting,
-            Bound(anchor=f"decision-{decision.pk}", decide={decision.pk: form}),
-        )
-    messages.success(
+    # A note the form refuses is shown again: never a decision with its note dropped.
+    if form.is_valid():
+        try:
+            services.decision_decide(
+                decision=decision,
+                by=_user(request),
+                approve=approve,
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as error:
+            service_errors(form, error, {})
+        else:
+            messages.success(
+                request,
+                _("The decision was approved.") if approve else _("The decision was rejected."),
+            )
+            return redirect(_meeting_url(decision.meeting, f"decision-{decision.pk}"))
+    return _meeting_page(
         request,
-        _("The decision was approved.") if approve else _("The decision was rejected."),
+        decision.meeting,
+        Bound(anchor=f"decision-{decision.pk}", decide={decision.pk: form}),
     )
-    return redirect(_meeting_url(decision.meeting, f"decision-{decision.pk}"))
 
 
 @require_POST
@@ -1283,14 +1289,10 @@ def decision_decide(request: HttpRequest, pk: int) -> HttpResponse:
 def decision_apply(request: HttpRequest, pk: int) -> HttpResponse:
     """Applies one approved decision of a decided meeting."""
     decision = _decision(pk)
-    try:
+    problems: list[str] = []
+    with _told(request) as attempt:
         _applied, problems = services.decision_apply(decision=decision, by=_user(request))
-    except ConflictError:
-        messages.error(request, CONFLICT_MESSAGE)
-    except ValidationError as error:
-        for message in _errors_of(error):
-            messages.error(request, message)
-    else:
+    if not attempt.failed:
         messages.success(request, _("The decision was applied."))
         _recompute_warnings(request, problems)
     return redirect(_meeting_url(decision.meeting, f"decision-{decision.pk}"))
@@ -1302,14 +1304,11 @@ def decision_apply(request: HttpRequest, pk: int) -> HttpResponse:
 def decision_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     """The chair takes back an approval that cannot be applied, saying why."""
     decision = _decision(pk)
-    try:
+    with _told(request) as attempt:
         services.decision_withdraw(
-            decision=decision, by=_user(request), note=request.POST.get("note", "")
+            decision=decision, by=_user(request), note=posted_text(request.POST, "note")
         )
-    except ValidationError as error:
-        for message in _errors_of(error):
-            messages.error(request, message)
-    else:
+    if not attempt.failed:
         messages.success(request, _("The approval was withdrawn."))
     return redirect(_meeting_url(decision.meeting, f"decision-{decision.pk}"))
 
@@ -1342,8 +1341,9 @@ def action_close(request: HttpRequest, pk: int) -> HttpResponse:
     shown_on = _meeting(int(shown) if shown.isdigit() else action.meeting_id)
     status = ActionStatus.DROPPED if request.POST.get("status") == "dropped" else ActionStatus.DONE
     form = CloseForm(request.POST, auto_id=f"close-{action.pk}-%s")
-    form.is_valid()
     try:
+        if not form.is_valid():
+            raise ValidationError(form.errors.as_data())
         services.action_close(
             action=action,
             by=_user(request),
@@ -1356,7 +1356,8 @@ def action_close(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, CONFLICT_MESSAGE)
         return redirect(_meeting_url(shown_on, f"action-{action.pk}"))
     except ValidationError as error:
-        service_errors(form, error, {})
+        if form.is_valid():
+            service_errors(form, error, {})
         return _meeting_page(
             request, shown_on, Bound(anchor=f"action-{action.pk}", close={action.pk: form})
         )

@@ -40,7 +40,7 @@ from headway.participation.models import (
     WorkshopIdea,
     WorkshopStatus,
 )
-from headway.web.forms import HeadwayForm, VersionedForm, service_errors
+from headway.web.forms import HeadwayForm, VersionedForm, posted_text, service_errors
 from headway.web.views.common import CONFLICT_MESSAGE, is_htmx, require
 
 # How often the board's list of ideas refreshes itself, in seconds.
@@ -664,7 +664,7 @@ def idea_group(request: HttpRequest, pk: int, idea_pk: int) -> HttpResponse:
     idea = _idea_of(workshop, idea_pk)
     errors: list[str] = []
     try:
-        service.idea_group(idea=idea, by=user, group=request.POST.get("group", ""))
+        service.idea_group(idea=idea, by=user, group=posted_text(request.POST, "group"))
     except ValidationError as error:
         errors = _errors(error)
     return _after_board_change(request, workshop, errors, _("The idea was grouped."))
