@@ -18,7 +18,8 @@ from headway.kpis.models import Kpi, TargetVersion
 from headway.participation.models import Comment, Proposal, ProposalStatus, Workshop
 from headway.participation.permissions import proposal_team_id
 from headway.results.models import ManualValue
-from headway.reviews.models import Decision, Meeting
+from headway.reviews.choices import MeetingStatus
+from headway.reviews.models import AgendaItem, Decision, Meeting, Participant
 from tests.security import matrix_world
 from tests.security.matrix_world import World
 
@@ -218,3 +219,116 @@ def test_a_read_token_of_a_manager_sets_nothing(world: World) -> None:
     )
     assert response.status_code == 403
     assert _kpi_state(key) == before
+
+
+def _running_meeting(world: World) -> tuple[Meeting, AgendaItem]:
+    """Team north's meeting under way, chaired by nora, with the member taking part and
+    the team's KPI on its agenda."""
+    chair = world.people["manager"]
+    member = world.people["member"]
+    meeting = Meeting.objects.create(
+        cycle_id=world.cycle_pk,
+        title="North's review under way",
+        team=world.north,
+        scheduled_at=matrix_world.at(2026, 4, 22),
+        chair=chair,
+        status=MeetingStatus.IN_MEETING,
+        created_by=chair,
+    )
+    for person in (chair, member):
+        Participant.objects.create(meeting=meeting, person=person)
+    kpi = world.scopes["team"].kpi
+    item = AgendaItem.objects.create(meeting=meeting, kpi=kpi, reason="added", added_by=chair)
+    return meeting, item
+
+
+def test_a_member_recording_a_decision_sets_no_owner_target_status_or_approver(
+    world: World,
+) -> None:
+    """A participant may record what the meeting decided, in full, but it waits for the
+    chair: the posted status, approver and chair are ignored and the KPI is unchanged."""
+    meeting, item = _running_meeting(world)
+    member = world.people["member"]
+    key = world.scopes["team"].kpi.key
+    before = _kpi_state(key)
+    for body in (
+        {"kind": "change_kpi", "new_owner": member.pk, "green_from": "80", "amber_from": "70"},
+        {"kind": "change_target", "value": "99", "effective_from": "2026-07"},
+    ):
+        response = world.client("member").post(
+            reverse("web:review_item_decision", kwargs={"pk": item.pk}),
+            {
+                **body,
+                "reason": "The member wants it",
+                "status": "approved",
+                "decided_by": member.pk,
+                "approver": member.pk,
+                "chair": member.pk,
+            },
+        )
+        assert response.status_code == 302
+    recorded = list(Decision.objects.filter(meeting=meeting).order_by("pk"))
+    assert [(d.status, d.decided_by_id, d.recorded_by_id) for d in recorded] == [
+        ("proposed", None, member.pk),
+        ("proposed", None, member.pk),
+    ]
+    assert recorded[0].details["changes"]["owner"] == member.pk
+    assert _kpi_state(key) == before
+    meeting.refresh_from_db()
+    assert meeting.chair_id == world.people["manager"].pk
+
+
+def test_a_member_recording_a_new_kpi_creates_nothing_until_the_chair_approves(
+    world: World,
+) -> None:
+    meeting, _item = _running_meeting(world)
+    member = world.people["member"]
+    response = world.client("member").post(
+        reverse("web:review_add_kpi", kwargs={"pk": meeting.pk}),
+        {
+            "key": "seized_kpi",
+            "name": "Seized",
+            "formula": "won",
+            "unit": "number",
+            "grain": "month",
+            "direction": "up",
+            "team": world.south.pk,
+            "owner": member.pk,
+            "target": "5",
+            "target_from": "2026-07",
+            "reason": "The member wants it",
+            "status": "approved",
+            "approver": member.pk,
+            "decided_by": member.pk,
+        },
+    )
+    assert response.status_code == 302
+    decision = Decision.objects.get(meeting=meeting)
+    assert (decision.status, decision.decided_by_id) == ("proposed", None)
+    assert not Kpi.objects.filter(key="seized_kpi").exists()
+
+
+@pytest.mark.parametrize("caller", ["viewer", "other_manager"])
+def test_who_takes_no_part_in_a_meeting_records_no_decision(world: World, caller: str) -> None:
+    meeting, item = _running_meeting(world)
+    for url, body in (
+        (
+            reverse("web:review_item_decision", kwargs={"pk": item.pk}),
+            {"kind": "change_kpi", "new_owner": world.people[caller].pk, "reason": "Mine"},
+        ),
+        (
+            reverse("web:review_add_kpi", kwargs={"pk": meeting.pk}),
+            {
+                "key": "theirs",
+                "name": "Theirs",
+                "formula": "won",
+                "unit": "number",
+                "grain": "month",
+                "direction": "up",
+                "reason": "Mine",
+                "status": "approved",
+            },
+        ),
+    ):
+        assert world.client(caller).post(url, body).status_code == 403
+    assert not Decision.objects.filter(meeting=meeting).exists()

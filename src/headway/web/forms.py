@@ -44,8 +44,8 @@ def check_whole_digits(value: Decimal | None) -> None:
     if whole > MAX_WHOLE_DIGITS:
         raise ValidationError(
             ngettext(
-                "Use at most %(max)s digit before the decimal point.",
-                "Use at most %(max)s digits before the decimal point.",
+                "The number is too large: use at most %(max)s digit before the decimal point.",
+                "The number is too large: use at most %(max)s digits before the decimal point.",
                 MAX_WHOLE_DIGITS,
             )
             % {"max": MAX_WHOLE_DIGITS},

@@ -10,7 +10,7 @@ shown again on a page of its own, the text kept and the error beside it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -439,16 +439,22 @@ def comment_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _again(request, _subject_of_comment(comment), {f"edit-{pk}": form}, "discussion")
 
 
-@require_POST
-@login_required
-def comment_hide(request: HttpRequest, pk: int) -> HttpResponse:
-    """An admin hides a comment, saying why (it is never deleted)."""
+def _moderate(
+    request: HttpRequest,
+    pk: int,
+    kind: type[HideForm] | type[UnhideForm],
+    name: str,
+    change: Callable[..., Comment],
+    done: str,
+) -> HttpResponse:
+    """Hides a comment or shows it again (`change`, a service taking a reason): on the
+    comment's page when done, or the form again with why it was refused."""
     user = _user(request)
     comment = _comment(pk)
-    form = HideForm(request.POST, auto_id=f"hide-{pk}-%s")
+    form = kind(request.POST, auto_id=f"{name}-{pk}-%s")
     if form.is_valid():
         try:
-            comment = service.comment_hide(
+            comment = change(
                 comment=comment,
                 by=user,
                 reason=form.cleaned_data["reason"],
@@ -459,31 +465,24 @@ def comment_hide(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             service_errors(form, error, {})
         else:
-            messages.success(request, _("The comment is hidden."))
+            messages.success(request, done)
             return _to_comment(comment)
-    return _again(request, _subject_of_comment(comment), {f"hide-{pk}": form}, "discussion")
+    return _again(request, _subject_of_comment(comment), {f"{name}-{pk}": form}, "discussion")
+
+
+@require_POST
+@login_required
+def comment_hide(request: HttpRequest, pk: int) -> HttpResponse:
+    """An admin hides a comment, saying why (it is never deleted)."""
+    return _moderate(
+        request, pk, HideForm, "hide", service.comment_hide, _("The comment is hidden.")
+    )
 
 
 @require_POST
 @login_required
 def comment_unhide(request: HttpRequest, pk: int) -> HttpResponse:
     """An admin shows a hidden comment again."""
-    user = _user(request)
-    comment = _comment(pk)
-    form = UnhideForm(request.POST, auto_id=f"unhide-{pk}-%s")
-    if form.is_valid():
-        try:
-            comment = service.comment_unhide(
-                comment=comment,
-                by=user,
-                reason=form.cleaned_data["reason"],
-                expected_version=form.cleaned_data["version"],
-            )
-        except ConflictError:
-            form.add_error(None, CONFLICT_MESSAGE)
-        except ValidationError as error:
-            service_errors(form, error, {})
-        else:
-            messages.success(request, _("The comment is shown again."))
-            return _to_comment(comment)
-    return _again(request, _subject_of_comment(comment), {f"unhide-{pk}": form}, "discussion")
+    return _moderate(
+        request, pk, UnhideForm, "unhide", service.comment_unhide, _("The comment is shown again.")
+    )
