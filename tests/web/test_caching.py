@@ -14,7 +14,7 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from headway.kpis.models import Kpi
-from headway.kpis.services import kpi_create, target_revise
+from headway.kpis.services import kpi_create, kpi_update, target_revise
 from headway.reports.kpi_charts import kpi_analysis, kpi_data_version
 from headway.results.models import Result
 from headway.results.services import results_recompute
@@ -134,3 +134,53 @@ def test_the_home_page_reads_its_goal_tree_from_the_cache_the_second_time(org: O
     first = read_queries(client, "/")
     second = read_queries(client, "/")
     assert second < first
+
+
+def periods_table_of(client: Client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200
+    found = re.search(r'<details class="periods".*?</details>', response.content.decode(), re.S)
+    assert found is not None
+    return found.group(0)
+
+
+def test_a_second_view_of_a_kpi_page_reads_its_rendered_core_from_the_cache(org: Org) -> None:
+    client = org.client(org.ada)
+    read_queries(client, "/kpis/win_rate/")
+    warm = read_queries(client, "/kpis/win_rate/")
+    cached = client.get("/kpis/win_rate/").content.decode()
+    cache.clear()
+    with CaptureQueriesContext(connection) as fresh_queries:
+        fresh = client.get("/kpis/win_rate/").content.decode()
+    # The cached page is the page rendered afresh (but for the per-request CSRF tokens).
+    token = re.compile(r"[A-Za-z0-9]{64}")
+    assert token.sub("", cached) == token.sub("", fresh)
+    assert warm < len(fresh_queries.captured_queries)
+
+
+def test_a_kpi_pages_values_per_period_change_after_its_results_change(org: Org) -> None:
+    client = org.client(org.ada)
+    before = periods_table_of(client, "/kpis/deal_count/")
+    latest = Result.objects.filter(kpi__key="deal_count", group_dimension="").latest("period_start")
+    assert f"?period={latest.period}" in before
+    Result.objects.filter(pk=latest.pk).delete()
+    after = periods_table_of(client, "/kpis/deal_count/")
+    assert f"?period={latest.period}" not in after
+
+
+def test_a_kpi_pages_definition_follows_an_edit_of_the_kpi(org: Org) -> None:
+    client = org.client(org.ada)
+    assert "Counted from the signed deals" not in client.get("/kpis/deal_count/").content.decode()
+    kpi = Kpi.objects.get(key="deal_count")
+    kpi_update(kpi=kpi, by=org.ada, description="Counted from the signed deals")
+    assert "Counted from the signed deals" in client.get("/kpis/deal_count/").content.decode()
+
+
+def test_a_kpi_pages_marked_period_row_follows_the_period_asked_for(org: Org) -> None:
+    client = org.client(org.ada)
+    plain = periods_table_of(client, "/kpis/deal_count/")
+    latest = Result.objects.filter(kpi__key="deal_count", group_dimension="").latest("period_start")
+    marked = periods_table_of(client, f"/kpis/deal_count/?period={latest.period}")
+    assert "row-current" not in plain
+    assert marked.count("row-current") == 1
+    assert "row-current" not in periods_table_of(client, "/kpis/deal_count/")

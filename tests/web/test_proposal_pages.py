@@ -28,13 +28,13 @@ from headway.audit.models import AuditEntry
 from headway.goals.models import Goal
 from headway.kpis.choices import TargetOrigin
 from headway.kpis.models import Kpi, TargetVersion
+from headway.lib.paths import proposal_path
 from headway.notifications.models import Notification
 from headway.participation.comments import subject_path
 from headway.participation.models import Proposal, ProposalKind, ProposalStatus, Vote
 from headway.participation.proposals import (
     proposal_accept,
     proposal_create,
-    proposal_path,
     proposal_set_status,
     vote_add,
 )

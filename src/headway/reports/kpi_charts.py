@@ -122,14 +122,17 @@ def _kpi_chart_svg(
     )
 
 
-def kpi_analysis(kpi: Kpi, period: str | None = None) -> KpiAnalysis | None:
+def kpi_analysis(
+    kpi: Kpi, period: str | None = None, *, version: str | None = None
+) -> KpiAnalysis | None:
     """The analysis of the KPI's period (its latest by default), or None for a KPI it
     cannot analyse (one with no results, say).
 
     A forecast takes about a tenth of a second, so the analysis is cached under what it
     is made from (see `kpi_data_version`): a recompute, a new target, an edit of the KPI,
-    its measures or the teams, or a new day gives a new key."""
-    key = f"kpi-analysis:{kpi.pk}:{period or ''}:{kpi_data_version(kpi)}"
+    its measures or the teams, or a new day gives a new key. A caller that has just read
+    `kpi_data_version` passes it as `version`, saving the query."""
+    key = f"kpi-analysis:{kpi.pk}:{period or ''}:{version or kpi_data_version(kpi)}"
     found = cache.get(key)
     if found is not None:
         return found if isinstance(found, KpiAnalysis) else None

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache as django_cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -25,7 +29,12 @@ from headway.participation.comments import subject_check
 from headway.participation.models import Proposal, SubjectKind
 from headway.participation.selectors import kpi_proposals
 from headway.reports.formatting import kpi_sentence, measure_sentence, period_name
-from headway.reports.kpi_charts import forecast_band, kpi_analysis, kpi_chart_svg
+from headway.reports.kpi_charts import (
+    forecast_band,
+    kpi_analysis,
+    kpi_chart_svg,
+    kpi_data_version,
+)
 from headway.results import selectors
 from headway.results.analysis import KpiAnalysis
 from headway.results.models import Result
@@ -157,12 +166,66 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
     currency = _currency(request)
     # The organisation as read once for the request (the currency came from it too).
     organization = queries.organization_of(request) or Organization.current()
+    history = selectors.target_history(kpi)
+    data = kpi_data_freshness(kpi)
+    participation = _kpi_participation(request, kpi, history)
+    core = _kpi_core(
+        request, kpi, organization, currency, history, data, participation["discussed_period"]
+    )
+    context = {
+        "kpi": kpi,
+        "core": core.html,
+        "recompute_refusal": selectors.recompute_refusal(kpi),
+        "history": history,
+        "changes": reviews.target_changes(history),
+        "reviews": kpi_review_lines(kpi, currency),
+        "goals": list(kpi.goals.order_by("position", "key")),
+        "latest": core.latest,
+        "periods": core.periods,
+        "data": data,
+        **participation,
+    }
+    return render(request, "web/kpi_detail.html", context)
+
+
+@dataclass(frozen=True)
+class KpiCore:
+    """What a KPI's data version decides on its page: the summary, definition, analysis,
+    chart, values per period and breakdown as HTML, and what the rest of the page needs
+    of the results."""
+
+    html: SafeString
+    latest: Result | None
+    periods: list[str]
+
+
+def _kpi_core(
+    request: HttpRequest,
+    kpi: Kpi,
+    organization: Organization,
+    currency: str,
+    history: list[Any],
+    data: list[Any],
+    discussed_period: str,
+) -> KpiCore:
+    """The cached core of a KPI page. Rendering it (the forecast, the chart, 60 rows of
+    formatted numbers, the breakdown) is most of a warm page's time, and all of it follows
+    from what `kpi_data_version` digests (results, targets, the KPI, its measures, the
+    teams, the calendar and today) plus the language, the currency and the period whose
+    row is marked; another breakdown than the first (?by=) is rendered afresh."""
+    by = request.GET.get("by")
+    version = kpi_data_version(kpi)
+    cache_key = (
+        f"kpi-core:{kpi.pk}:{version}:{get_language()}:"
+        f"{hashlib.sha256(f'{currency}|{discussed_period}'.encode()).hexdigest()[:16]}"
+    )
+    if by is None:
+        found = django_cache.get(cache_key)
+        if isinstance(found, KpiCore):
+            return found
     today = queries.organization_today(organization)
     results = [result for result in selectors.series(kpi) if result.period_start <= today]
-    history = selectors.target_history(kpi)
-    measures = queries.kpi_measures(kpi)
     dimensions = selectors.breakdown_dimensions(kpi)
-    data = kpi_data_freshness(kpi)
     card = KpiCard(
         kpi=kpi,
         latest=results[-1] if results else None,
@@ -171,7 +234,7 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
         stale=[item for item in data if item.stale],
     )
     total_targets = [version for version in history if not version.where_dimension]
-    analysis = kpi_analysis(kpi) if results else None
+    analysis = kpi_analysis(kpi, version=version) if results else None
     definition = ""
     if kpi.entry == EntryKind.FORMULA:
         definition = kpi_sentence(
@@ -185,17 +248,11 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
     context = {
         "kpi": kpi,
         "card": card,
-        "recompute_refusal": selectors.recompute_refusal(kpi),
-        "results": results,
         "rows": list(reversed(results)),
-        "history": history,
-        "changes": reviews.target_changes(history),
-        "reviews": kpi_review_lines(kpi, currency),
-        "goals": list(kpi.goals.order_by("position", "key")),
         "definition": definition,
-        "measures": _measure_lines(measures),
+        "measures": _measure_lines(queries.kpi_measures(kpi)),
         "dimensions": dimensions,
-        "breakdown": _breakdown(kpi, dimensions, request.GET.get("by")),
+        "breakdown": _breakdown(kpi, dimensions, by),
         "chart": kpi_chart_svg(
             kpi,
             results,
@@ -207,11 +264,16 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
         "analysis": analysis,
         "insights": _insights(analysis),
         "latest": card.latest,
-        "periods": [result.period for result in reversed(results)],
-        "data": data,
-        **_kpi_participation(request, kpi, history),
+        "discussed_period": discussed_period,
     }
-    return render(request, "web/kpi_detail.html", context)
+    core = KpiCore(
+        html=mark_safe(render_to_string("web/_kpi_core.html", context, request)),  # noqa: S308
+        latest=card.latest,
+        periods=[result.period for result in reversed(results)],
+    )
+    if by is None:
+        django_cache.set(cache_key, core)
+    return core
 
 
 def _kpi_participation(request: HttpRequest, kpi: Kpi, history: list[Any]) -> dict[str, Any]:

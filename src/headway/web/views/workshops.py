@@ -9,6 +9,7 @@ the form to add an idea is outside it, so what someone is typing is never lost.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -625,34 +626,32 @@ def _after_board_change(
     return redirect(reverse("web:workshop_board", kwargs={"pk": workshop.pk}) + "#ideas")
 
 
-@require_POST
-@login_required
-def dot_add(request: HttpRequest, pk: int, idea_pk: int) -> HttpResponse:
+def _dotted(
+    request: HttpRequest, pk: int, idea_pk: int, change: Callable[..., Any], done: str
+) -> HttpResponse:
+    """Puts a dot on an idea or takes it back (`change`): the board, with why if refused."""
     user = _user(request)
     workshop = _workshop(pk)
     require(service.can_dot(user, workshop))
     idea = _idea_of(workshop, idea_pk)
     errors: list[str] = []
     try:
-        service.dot_add(idea=idea, by=user)
+        change(idea=idea, by=user)
     except ValidationError as error:
         errors = _errors(error)
-    return _after_board_change(request, workshop, errors, _("Your dot was added."))
+    return _after_board_change(request, workshop, errors, done)
+
+
+@require_POST
+@login_required
+def dot_add(request: HttpRequest, pk: int, idea_pk: int) -> HttpResponse:
+    return _dotted(request, pk, idea_pk, service.dot_add, _("Your dot was added."))
 
 
 @require_POST
 @login_required
 def dot_remove(request: HttpRequest, pk: int, idea_pk: int) -> HttpResponse:
-    user = _user(request)
-    workshop = _workshop(pk)
-    require(service.can_dot(user, workshop))
-    idea = _idea_of(workshop, idea_pk)
-    errors: list[str] = []
-    try:
-        service.dot_remove(idea=idea, by=user)
-    except ValidationError as error:
-        errors = _errors(error)
-    return _after_board_change(request, workshop, errors, _("Your dot was taken back."))
+    return _dotted(request, pk, idea_pk, service.dot_remove, _("Your dot was taken back."))
 
 
 @require_POST
