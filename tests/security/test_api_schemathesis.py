@@ -645,7 +645,12 @@ def test_numbers_too_large_to_store_leave_the_results_as_they_were(world: World,
 
     assert pushed.status_code == 200, pushed.content
     assert pushed.json()["added"] == 1
+    # The stored numbers stay as they were, and the result now says they are from before a
+    # refused recompute, and why.
+    refusal = after.pop("recompute_refused")
+    assert before.pop("recompute_refused") is None
     assert after == before
+    assert "cannot be stored" in refusal["reason"], refusal
 
 
 def test_an_attainment_too_large_to_store_is_left_out(world: World, app: Path) -> None:
