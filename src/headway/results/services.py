@@ -81,6 +81,32 @@ def _measure_values(
     return values
 
 
+def _stored(
+    kpi: Kpi,
+    workspace: Workspace,
+    result: ComputeResult,
+    row: ResultRow,
+    dimension: str,
+    now: datetime.datetime,
+    as_of: datetime.datetime | None,
+) -> Result:
+    """The Result to store for one computed row ("" as the dimension for the totals)."""
+    return Result(
+        kpi=kpi,
+        period=row.period.label,
+        period_start=row.period.start,
+        group_dimension=dimension,
+        group_value=(row.group or "") if dimension else "",
+        value=_decimal(row.value),
+        target=_decimal(row.target),
+        attainment=_decimal(row.attainment),
+        status=row.status.value,
+        measures=_measure_values(workspace, result, row),
+        computed_at=now,
+        data_as_of=as_of,
+    )
+
+
 @dataclass(frozen=True)
 class RecomputeSummary:
     kpis: int
@@ -145,20 +171,7 @@ def results_recompute(
             rows.append(
                 (
                     row.period,
-                    Result(
-                        kpi=kpis[row.kpi],
-                        period=row.period.label,
-                        period_start=row.period.start,
-                        group_dimension=breakdown or "",
-                        group_value=(row.group or "") if breakdown else "",
-                        value=_decimal(row.value),
-                        target=_decimal(row.target),
-                        attainment=_decimal(row.attainment),
-                        status=row.status.value,
-                        measures=_measure_values(workspace, result, row),
-                        computed_at=now,
-                        data_as_of=as_of,
-                    ),
+                    _stored(kpis[row.kpi], workspace, result, row, breakdown or "", now, as_of),
                 )
             )
     problems = _unstorable([result for _, result in rows])
@@ -374,23 +387,7 @@ def _results_refresh_touched(
     for done, dimension in computed:
         for row, result in done.rows:
             rows.append(
-                (
-                    row.period,
-                    Result(
-                        kpi=kpis[row.kpi],
-                        period=row.period.label,
-                        period_start=row.period.start,
-                        group_dimension=dimension,
-                        group_value=(row.group or "") if dimension else "",
-                        value=_decimal(row.value),
-                        target=_decimal(row.target),
-                        attainment=_decimal(row.attainment),
-                        status=row.status.value,
-                        measures=_measure_values(workspace, result, row),
-                        computed_at=now,
-                        data_as_of=as_of,
-                    ),
-                )
+                (row.period, _stored(kpis[row.kpi], workspace, result, row, dimension, now, as_of))
             )
     problems = _unstorable([result for _, result in rows])
     if problems:
