@@ -1,8 +1,9 @@
 """People browsing Headway: the home page, KPI pages, team pages and the API.
 
 Run by `bench/load/run.py`, which signs everyone in through the sign-in form first and
-hands the sessions over in the file LOAD_SESSIONS names (JSON: sessions, cookie name, KPI
-and team keys, an API token), so that the measured minute is browsing only. Each simulated
+hands the sessions over in the file LOAD_SESSIONS names (JSON: each person's Cookie
+header, with the session and the CSRF cookie as a browser sends them; KPI and team keys;
+an API token), so that the measured minute is browsing only. Each simulated
 person waits 1 to 3 s between pages. Requests carry `X-Forwarded-Proto: https`, as they
 would from the TLS proxy in front of Headway, since `headway serve` runs in production mode.
 """
@@ -24,7 +25,7 @@ _next = 0
 
 def _session() -> str:
     global _next
-    value: str = PLAN["sessions"][_next % len(PLAN["sessions"])]
+    value: str = PLAN["cookies"][_next % len(PLAN["cookies"])]
     _next += 1
     return value
 
@@ -35,7 +36,7 @@ class Person(HttpUser):
     def on_start(self) -> None:
         self.page_headers = {
             "X-Forwarded-Proto": "https",
-            "Cookie": f"{PLAN['cookie']}={_session()}",
+            "Cookie": _session(),
         }
         self.api_headers = {
             "X-Forwarded-Proto": "https",

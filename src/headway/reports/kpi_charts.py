@@ -17,6 +17,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from headway.accounts.models import Organization, Team
+from headway.changes.generations import GenerationBox, current
 from headway.engine.problems import HeadwayError
 from headway.kpis.models import Kpi, Measure, TargetVersion
 from headway.reports import charts
@@ -147,9 +148,32 @@ def kpi_analysis(
 
 def kpi_data_version(kpi: Kpi) -> str:
     """A digest of everything a KPI's analysis reads, in one query: its results (how many,
-    the newest row and computation; rows are only ever added or deleted, never updated),
-    its target versions (never edited either), the KPI itself, the measures, the teams'
-    names, the organisation's calendar and today's date where it is."""
+    the sum of their ids and the newest computation; rows are only ever added or deleted,
+    never updated), its target versions (never edited either), the KPI itself, the
+    measures, the teams' names, the organisation's calendar and today's date where it is.
+
+    The row is kept in the process while the data's generation stays (headway.changes):
+    building this query of 14 subqueries costs more than running it."""
+    generations = current()
+    if generations is not None:
+        kept = _VERSION_ROWS.get(generations.data, kpi.pk)
+        if kept is not None:
+            return _digest(kept)
+    row = _version_row(kpi)
+    if row is not None and generations is not None:
+        _VERSION_ROWS.put(generations.data, kpi.pk, row)
+    return _digest(row) if row is not None else "gone"
+
+
+_VERSION_ROWS: GenerationBox[int, dict[str, Any]] = GenerationBox()
+
+
+def _digest(row: dict[str, Any]) -> str:
+    parts = (sorted(row.items()), _today(str(row["zone"] or "UTC")))
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def _version_row(kpi: Kpi) -> dict[str, Any] | None:
     mine = OuterRef("pk")
     row = (
         Kpi.objects.filter(pk=kpi.pk)
@@ -163,7 +187,11 @@ def kpi_data_version(kpi: Kpi) -> str:
             "threshold_green",
             "threshold_amber",
             n_results=_scalar(Result.objects.filter(kpi_id=mine), Count("pk")),
-            last_result=_scalar(Result.objects.filter(kpi_id=mine), Max("pk")),
+            # Sum, not Max: PostgreSQL answers MAX(id) of one KPI by walking the whole
+            # table's primary key backwards (44 ms at 150,000 results; the sum takes the
+            # KPI's index). Ids only grow, so the count and the sum change with any row
+            # added or deleted.
+            sum_results=_scalar(Result.objects.filter(kpi_id=mine), Sum("pk")),
             computed=_scalar(Result.objects.filter(kpi_id=mine), Max("computed_at")),
             n_targets=_scalar(TargetVersion.objects.filter(kpi_id=mine), Count("pk")),
             last_target=_scalar(TargetVersion.objects.filter(kpi_id=mine), Max("pk")),
@@ -177,10 +205,7 @@ def kpi_data_version(kpi: Kpi) -> str:
         )
         .first()
     )
-    if row is None:
-        return "gone"
-    parts = (sorted(row.items()), _today(str(row["zone"] or "UTC")))
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+    return dict(row) if row is not None else None
 
 
 def _scalar(queryset: QuerySet[Any], aggregate: Aggregate) -> Subquery:

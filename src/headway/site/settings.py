@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "headway.accounts",
     "headway.audit",
+    "headway.changes",
     "headway.notifications",
     "headway.jobs",
     "headway.goals",
@@ -84,6 +85,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Each request reads the generations of the data at most once (headway.changes).
+    "headway.changes.generations.GenerationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -92,7 +95,8 @@ MIDDLEWARE = [
     # Before CSRF, which reads the body: stops an oversized upload while it streams in.
     "headway.ingestion.uploads.UploadLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with the signed-in person kept between requests (headway.accounts.cached_auth).
+    "headway.accounts.cached_auth.CachedAuthenticationMiddleware",
     # After authentication (it names the person), around the views, the API and the CSRF
     # check: every refusal (403) and the request's other security events are logged.
     "headway.accounts.security.SecurityLogMiddleware",
@@ -247,6 +251,14 @@ else:
     raise ImproperlyConfigured(
         f"HEADWAY_CACHE={HEADWAY_CACHE!r}: use memory, database, none or a redis:// URL"
     )
+
+# Every committed write moves a generation (headway.changes.generations); sessions, people
+# and whole pages are kept under it (docs/operations.md, "Caching"). Tests turn these on
+# where they test them: elsewhere a query count would include the generations' query.
+HEADWAY_TRACK_CHANGES = env_bool("HEADWAY_TRACK_CHANGES", MODE != "test")
+HEADWAY_PAGE_CACHE = env_bool("HEADWAY_PAGE_CACHE", HEADWAY_CACHE != "none")
+HEADWAY_PAGE_CACHE_BYTES = env_int("HEADWAY_PAGE_CACHE_MB", 64) * 1024 * 1024
+SESSION_ENGINE = "headway.accounts.cached_auth"
 
 # Where the warehouse data of datasets lives until ingestion (files of an applied
 # workspace are copied here).

@@ -19,6 +19,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from headway.accounts.models import Organization, Team, User
+from headway.changes.generations import current
 from headway.engine.explain import Explanation
 from headway.engine.problems import HeadwayError
 from headway.goals.models import Goal
@@ -41,6 +42,7 @@ from headway.results.models import Result
 from headway.results.selectors import SPARKLINE_PERIODS, KpiCard
 from headway.reviews import selectors as reviews
 from headway.web import queries
+from headway.web.page_cache import cached_page
 from headway.web.views.common import is_htmx
 from headway.web.views.discussion import discussion_for
 from headway.web.views.proposals import proposals_behind
@@ -55,6 +57,7 @@ def _currency(request: HttpRequest) -> str:
 
 
 @login_required
+@cached_page
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
@@ -84,6 +87,7 @@ def my_kpis(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@cached_page
 def goal_detail(request: HttpRequest, key: str) -> HttpResponse:
     goal = get_object_or_404(Goal.objects.select_related("owner", "team", "parent"), key=key)
     context = {
@@ -101,6 +105,7 @@ def goal_detail(request: HttpRequest, key: str) -> HttpResponse:
 
 
 @login_required
+@cached_page
 def team_detail(request: HttpRequest, key: str) -> HttpResponse:
     team = get_object_or_404(Team.objects.select_related("parent"), key=key)
     context = {
@@ -161,14 +166,59 @@ def _breakdown(
 
 
 @login_required
+@cached_page
 def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
     kpi = get_object_or_404(Kpi.objects.select_related("team", "owner"), key=key)
     currency = _currency(request)
     # The organisation as read once for the request (the currency came from it too).
     organization = queries.organization_of(request) or Organization.current()
+    participation = _kpi_participation(request, kpi)
+    shared = _kpi_shared(request, kpi, organization, currency, participation)
+    context = {"kpi": kpi, "shared": shared, **participation}
+    return render(request, "web/kpi_detail.html", context)
+
+
+@dataclass(frozen=True)
+class KpiShared:
+    """The parts of a KPI page around its discussions, as HTML: the same for everyone
+    who may edit the KPI, and for everyone who may not."""
+
+    upper: SafeString
+    choice: SafeString
+    lower: SafeString
+
+
+def _kpi_shared(
+    request: HttpRequest,
+    kpi: Kpi,
+    organization: Organization,
+    currency: str,
+    participation: dict[str, Any],
+) -> KpiShared:
+    """Everything on a KPI page but the discussions (whose hidden comments and buttons
+    depend on the person): the core, target history, reviews, proposals, the period
+    choice, freshness and "explain". Cached under the data's generation (any write moves
+    it), the organisation's today, the language, the currency, the period discussed and
+    whether the person may edit the KPI; rendered afresh when the generations cannot be
+    read or another breakdown than the first is asked for (?by=)."""
+    may_edit = queries.rights_of(request).can_edit(kpi.team_id)
+    generations = current()
+    cache_key = None
+    if generations is not None and request.GET.get("by") is None:
+        parts = (
+            currency,
+            participation["discussed_period"],
+            participation.get("period_problem", ""),
+            may_edit,
+            queries.organization_today(organization),
+        )
+        digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+        cache_key = f"kpi-shared:{kpi.pk}:{generations.data}:{get_language()}:{digest}"
+        found = django_cache.get(cache_key)
+        if isinstance(found, KpiShared):
+            return found
     history = selectors.target_history(kpi)
     data = kpi_data_freshness(kpi)
-    participation = _kpi_participation(request, kpi, history)
     core = _kpi_core(
         request, kpi, organization, currency, history, data, participation["discussed_period"]
     )
@@ -183,9 +233,18 @@ def kpi_detail(request: HttpRequest, key: str) -> HttpResponse:
         "latest": core.latest,
         "periods": core.periods,
         "data": data,
+        "proposal_links": proposals_behind(history),
         **participation,
     }
-    return render(request, "web/kpi_detail.html", context)
+    shared = KpiShared(
+        *(
+            mark_safe(render_to_string(f"web/_kpi_{part}.html", context, request))  # noqa: S308
+            for part in ("upper", "choice", "lower")
+        )
+    )
+    if cache_key is not None:
+        django_cache.set(cache_key, shared)
+    return shared
 
 
 @dataclass(frozen=True)
@@ -276,14 +335,13 @@ def _kpi_core(
     return core
 
 
-def _kpi_participation(request: HttpRequest, kpi: Kpi, history: list[Any]) -> dict[str, Any]:
-    """The KPI's proposals, the proposals its target versions came from, its discussion
-    and, with `?period=<label>`, the discussion of that period's result."""
+def _kpi_participation(request: HttpRequest, kpi: Kpi) -> dict[str, Any]:
+    """The KPI's proposals, its discussion and, with `?period=<label>`, the discussion of
+    that period's result."""
     proposals = list(kpi_proposals(kpi))
     people = [kpi.owner, *(proposal.author for proposal in proposals)]
     context: dict[str, Any] = {
         "proposals": proposals,
-        "proposal_links": proposals_behind(history),
         "discussion": discussion_for(request, SubjectKind.KPI, kpi.key, people=people),
         "period_discussion": None,
         "discussed_period": "",

@@ -1,0 +1,161 @@
+"""Whole pages, cached for the browser session that asked for them.
+
+The most visited pages (home, a goal, a team, a KPI) are cached whole, per session, under
+the `data` generation (`headway.changes.generations`): any committed write anywhere moves
+it, so a cached page is never older than the data it shows. A page is reused only for the
+same session and CSRF cookie (the page's forms carry a token made from it), language,
+address (path and query) and htmx request, within the same quarter of an hour (pages
+show today's date and what follows from it: freshness, forecasts, overdue actions).
+
+A hit costs the request one query (the generations, which the session and the person are
+checked against too) instead of the page's 5-20 queries and its rendering; a miss renders
+as before, through the caches of the page's parts (the goal tree, a KPI's core), which
+survive writes that do not concern them.
+
+Where: each process's own memory (a bounded LRU, `HEADWAY_PAGE_CACHE_MB`), not Django's
+cache: a page is one person's, seldom asked for again by the same person from another
+process, and writing every page to a shared cache would cost each miss a write. Not
+cached: anything but a 200 answer to GET or HEAD, an answer that sets a cookie or
+changes the session, a request with messages waiting to be shown, and a request without
+a CSRF cookie.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.contrib.messages import get_messages
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import get_language
+
+from headway.changes.generations import current
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+# Pages are rendered again at least this often: what they say about "today".
+BUCKET_SECONDS = 15 * 60
+HIT_HEADER = "X-Headway-Page-Cache"
+_KEPT_HEADERS = ("Content-Type", "Content-Language", "Vary", "X-Frame-Options")
+
+
+class ByteBoundLRU:
+    """Least recently used entries, at most `limit` bytes of page bodies in all."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.entries: OrderedDict[str, tuple[bytes, list[tuple[str, str]]]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[bytes, list[tuple[str, str]]] | None:
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+            return found
+
+    def put(self, key: str, entry: tuple[bytes, list[tuple[str, str]]]) -> None:
+        body = entry[0]
+        if len(body) > self.limit:
+            return
+        with self.lock:
+            old = self.entries.pop(key, None)
+            if old is not None:
+                self.size -= len(old[0])
+            self.entries[key] = entry
+            self.size += len(body)
+            while self.size > self.limit:
+                _key, dropped = self.entries.popitem(last=False)
+                self.size -= len(dropped[0])
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+            self.size = 0
+
+
+_LOCAL = ByteBoundLRU(int(getattr(settings, "HEADWAY_PAGE_CACHE_BYTES", 64 * 1024 * 1024)))
+
+
+def forget_all() -> None:
+    """For tests: this process keeps no page from before."""
+    _LOCAL.clear()
+
+
+def _enabled() -> bool:
+    return bool(getattr(settings, "HEADWAY_PAGE_CACHE", False))
+
+
+def _key(request: HttpRequest, view: str, data_generation: int) -> str | None:
+    session_key = request.session.session_key
+    csrf = request.COOKIES.get(settings.CSRF_COOKIE_NAME)
+    if not session_key or not csrf:
+        return None
+    if len(get_messages(request)):
+        return None
+    parts = (
+        view,
+        request.method == "HEAD",
+        request.get_full_path(),
+        session_key,
+        csrf,
+        get_language(),
+        request.headers.get("HX-Request", ""),
+        request.headers.get("HX-Target", ""),
+        data_generation,
+        int(time.time() // BUCKET_SECONDS),
+    )
+    return "page:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _from_entry(entry: tuple[bytes, list[tuple[str, str]]]) -> HttpResponse:
+    body, headers = entry
+    response = HttpResponse(body)
+    for name, value in headers:
+        response[name] = value
+    response[HIT_HEADER] = "hit"
+    return response
+
+
+def cached_page(view: View) -> View:
+    """Caches a signed-in page view's answers as described above. Put it inside
+    `login_required`, so that only people signed in reach it."""
+    name = f"{view.__module__}.{view.__qualname__}"
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not _enabled() or request.method not in ("GET", "HEAD"):
+            return view(request, *args, **kwargs)
+        generations = current()
+        key = _key(request, name, generations.data) if generations is not None else None
+        if key is None:
+            return view(request, *args, **kwargs)
+        entry = _LOCAL.get(key)
+        if entry is not None:
+            return _from_entry(entry)
+        response = view(request, *args, **kwargs)
+        if (
+            response.status_code == 200
+            and not response.cookies
+            and not getattr(response, "streaming", False)
+            and not request.session.modified
+            # The page's forms carry a token made from this cookie's secret (not from a
+            # new one that only this answer's cookie would bring).
+            and request.META.get("CSRF_COOKIE") == request.COOKIES.get(settings.CSRF_COOKIE_NAME)
+        ):
+            stored = (
+                bytes(response.content),
+                [(h, response[h]) for h in _KEPT_HEADERS if response.has_header(h)],
+            )
+            _LOCAL.put(key, stored)
+            response[HIT_HEADER] = "miss"
+        return response
+
+    return wrapper  # type: ignore[return-value]
