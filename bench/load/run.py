@@ -130,6 +130,16 @@ def _count_queries(pages: dict[str, str], member: str, token: str) -> dict[str, 
     return counts
 
 
+def _generations() -> dict[str, int]:
+    """The data and auth generations (headway.changes): how often writes emptied the
+    caches while people browsed (nothing they do should write)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, value FROM changes_generation")
+        return {str(name): int(value) for name, value in cursor.fetchall()}
+
+
 # --- the server ---------------------------------------------------------------------
 
 
@@ -392,7 +402,9 @@ def run_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
         print(
             f"[{db}] {len(sessions)} signed in; {len(urls)} pages warmed; locust {args.duration} s ..."  # noqa: E501
         )
+        moves_before = _generations()
         browsing = _locust(base, plan, args.users, args.duration, folder)
+        moves_after = _generations()
         saturation = {}
         for name, path in (
             ("bare view (/healthz)", "/healthz"),
@@ -452,6 +464,9 @@ def run_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
             "max_ms": round(max(cold_ms), 1),
         },
         "browsing": {
+            "generation_moves": {
+                name: moves_after[name] - moves_before[name] for name in moves_after
+            },
             "users": args.users,
             "seconds": args.duration,
             "think_s": [1, 3],
@@ -486,6 +501,7 @@ def _print(report: dict[str, Any]) -> None:
         print(
             f"{name:34} {f['requests']:6} {f['failures']:5} {f['rps']:6} {f['p50_ms']:6.0f} {f['p95_ms']:6.0f} {f['p99_ms']:6.0f}  {queries}"  # noqa: E501
         )
+    print(f"generations moved while browsing: {report['browsing']['generation_moves']}")
     print(
         f"{'saturation (wrk -c8)':34} {'rps':>8} {'p50':>7} {'p90':>7} {'p99':>7} {'x bare':>7} {'errors':>6}"  # noqa: E501
     )

@@ -19,6 +19,7 @@ from headway.api.docs import ASSET_URL_NAME, LocalSwagger, docs_asset
 from headway.api.errors import READ_ERRORS, install_error_handlers
 from headway.api.guards import refuse_unstorable_text
 from headway.api.links import add_links
+from headway.api.read_cache import cached_reads
 from headway.api.routers import datasets, goals, kpis, manual, results, targets, teams
 from headway.api.schemas import MeOut
 
@@ -73,6 +74,7 @@ api = HeadwayAPI(
 )
 install_error_handlers(api)
 api.add_decorator(refuse_unstorable_text)
+api.add_decorator(cached_reads, mode="view")
 
 api.add_router("/teams", teams.router)
 api.add_router("/goals", goals.router)

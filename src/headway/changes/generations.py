@@ -51,6 +51,13 @@ _TARGET = re.compile(
 _LAST_LOGIN = re.compile(
     r'\s*UPDATE\s+"?accounts_user"?\s+SET\s+"?last_login"?\s*=\s*%s\s+WHERE', re.I
 )
+# Each API request notes when its token was last used, shown only on the person's own
+# token page, which is never cached: it moves nothing (else every API call would empty
+# every cache).
+_TOKEN_USED = re.compile(
+    r'\s*UPDATE\s+"?accounts_apitoken"?\s+SET\s+"?last_used_at"?\s*=\s*%s\s+WHERE',
+    re.IGNORECASE,
+)
 
 
 class Generations(NamedTuple):
@@ -103,6 +110,8 @@ def written(sql: str) -> frozenset[str]:
         return AUTH
     if table == "accounts_user":
         return AUTH if _LAST_LOGIN.match(sql) else BOTH
+    if table == "accounts_apitoken" and _TOKEN_USED.match(sql):
+        return NOTHING
     # Any other table, and schema changes: what a page shows may have changed.
     return DATA
 

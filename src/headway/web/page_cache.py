@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -36,6 +34,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import get_language
 
 from headway.changes.generations import current
+from headway.lib.lru import ByteBoundLRU
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -43,42 +42,6 @@ View = TypeVar("View", bound=Callable[..., HttpResponse])
 BUCKET_SECONDS = 15 * 60
 HIT_HEADER = "X-Headway-Page-Cache"
 _KEPT_HEADERS = ("Content-Type", "Content-Language", "Vary", "X-Frame-Options")
-
-
-class ByteBoundLRU:
-    """Least recently used entries, at most `limit` bytes of page bodies in all."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.size = 0
-        self.entries: OrderedDict[str, tuple[bytes, list[tuple[str, str]]]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: str) -> tuple[bytes, list[tuple[str, str]]] | None:
-        with self.lock:
-            found = self.entries.get(key)
-            if found is not None:
-                self.entries.move_to_end(key)
-            return found
-
-    def put(self, key: str, entry: tuple[bytes, list[tuple[str, str]]]) -> None:
-        body = entry[0]
-        if len(body) > self.limit:
-            return
-        with self.lock:
-            old = self.entries.pop(key, None)
-            if old is not None:
-                self.size -= len(old[0])
-            self.entries[key] = entry
-            self.size += len(body)
-            while self.size > self.limit:
-                _key, dropped = self.entries.popitem(last=False)
-                self.size -= len(dropped[0])
-
-    def clear(self) -> None:
-        with self.lock:
-            self.entries.clear()
-            self.size = 0
 
 
 _LOCAL = ByteBoundLRU(int(getattr(settings, "HEADWAY_PAGE_CACHE_BYTES", 64 * 1024 * 1024)))
