@@ -46,7 +46,7 @@ BUCKET_SECONDS = 15 * 60
 HIT_HEADER = "X-Headway-Read-Cache"
 _KEPT_HEADERS = ("Content-Type", "ETag", "Content-Language")
 
-_LOCAL = ByteBoundLRU(int(getattr(settings, "HEADWAY_PAGE_CACHE_BYTES", 64 * 1024 * 1024)))
+_LOCAL = ByteBoundLRU(int(getattr(settings, "HEADWAY_PAGE_CACHE_BYTES", 64 * 1024 * 1024)) // 2)
 
 
 def forget_all() -> None:

@@ -1,20 +1,20 @@
-"""Generations: two counters in the database that move after every committed write.
+"""Generations: two numbers in the database that move after every committed write.
 
 `data` moves when anything a page shows changes; `auth` when a session or a person does
 (a sign-in, a sign-out, a new password). A cache entry made under generation G is good
 until G moves, so a signed-in request checks everything it cached with one query of two
 rows (`current`) instead of the queries each cached thing would take.
 
-The counters are moved by a wrapper around every query of every connection of every
-process (web, worker, CLI), not by the services: a write that forgets to invalidate a
-cache cannot exist. The wrapper looks at the statement (INSERT, UPDATE, DELETE, REPLACE,
-TRUNCATE or schema changes, and the table) and at how many rows it changed; the counter
+The generations are moved by a wrapper around every query of every connection of every
+process (web, worker, CLI), not by the services: no write made through Django's
+database connections can forget to invalidate a cache. The wrapper looks at the statement (INSERT, UPDATE, DELETE, REPLACE,
+TRUNCATE or schema changes, and the table) and at how many rows it changed; the generation
 moves after the transaction commits (a rolled-back write moves nothing) and before the
 writer's request answers. A reader reads the generation before the data it renders, so a
 page rendered while a write commits is cached under the old generation and never served
-once the counter has moved.
+once the generation has moved.
 
-If moving a counter fails (the database went away right after a commit), the failure is
+If moving a generation fails (the database went away right after a commit), the failure is
 logged and cached pages may lag until the next write moves it; page entries also expire
 (see `headway.web.page_cache`).
 """
@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -118,13 +119,17 @@ def written(sql: str) -> frozenset[str]:
 
 def bump(alias: str, names: frozenset[str]) -> None:
     """Moves the named generations, in a statement of its own (the connection is in
-    autocommit: it runs after a commit or after an autocommitted write)."""
+    autocommit: it runs after a commit or after an autocommitted write).
+
+    A generation moves to a random number, not to the next one: after a database is
+    restored from a backup, counting on from the backup's values would meet again values
+    that running processes cached other data under."""
     placeholders = ", ".join(["%s"] * len(names))
     try:
         with connections[alias].cursor() as cursor:
             cursor.execute(
-                f"UPDATE {TABLE} SET value = value + 1 WHERE name IN ({placeholders})",  # noqa: S608
-                sorted(names),
+                f"UPDATE {TABLE} SET value = %s WHERE name IN ({placeholders})",  # noqa: S608
+                [secrets.randbits(62), *sorted(names)],
             )
     except DatabaseError as error:
         # The table is missing while `migrate` creates the database (nothing is cached
