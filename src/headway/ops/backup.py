@@ -66,7 +66,11 @@ SECRET_FILES = ("credentials_key",)
 VENDOR_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 # Tables that a freshly migrated database already fills: a target holding rows in these
 # only is empty.
-BOOKKEEPING = frozenset({"django_migrations", "django_content_type", "auth_permission"})
+# Tables a freshly migrated database already fills (changes_generation: the two
+# generations of headway.changes).
+BOOKKEEPING = frozenset(
+    {"django_migrations", "django_content_type", "auth_permission", "changes_generation"}
+)
 CHUNK = 1024 * 1024
 # Options of Django's PostgreSQL connection that are psycopg's, not libpq's.
 DRIVER_OPTIONS = frozenset(
