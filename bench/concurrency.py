@@ -44,7 +44,6 @@ import tempfile
 import threading
 import time
 import traceback
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -52,11 +51,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The bench folder is sys.path[0] when run as a script; this keeps the import working when
+# the module is loaded some other way (as the other benches do for their siblings).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pgcluster import (
+    SHARED_SERVER_URL,
+    database_url,
+    run_admin_statements,
+    throwaway_database_name,
+    why_unreachable,
+)
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-POSTGRES_URL = os.environ.get(
-    "HEADWAY_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"
-)
 DATABASES = ("sqlite", "postgresql")
 BARRIER_SECONDS = 60
 EXAMPLES = 5
@@ -645,11 +652,7 @@ def campaign(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _postgres_admin(*statements: str) -> None:
-    import psycopg
-
-    with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=10) as connection:
-        for statement in statements:
-            connection.execute(statement)  # type: ignore[arg-type]
+    run_admin_statements(SHARED_SERVER_URL, *statements, connect_timeout=10)
 
 
 def run_database(
@@ -661,9 +664,9 @@ def run_database(
     if database == "sqlite":
         url = f"sqlite:///{folder / 'headway.sqlite3'}"
     else:
-        name = f"headway_concurrency_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        name = throwaway_database_name("headway_concurrency")
         _postgres_admin(f'CREATE DATABASE "{name}"')
-        url = f"{POSTGRES_URL.rpartition('/')[0]}/{name}"
+        url = database_url(SHARED_SERVER_URL, name)
 
         def cleanup() -> None:
             _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -700,12 +703,12 @@ def main() -> int:
     if unknown or args.rounds < 1:
         parser.error(f"unknown: {', '.join(unknown)}" if unknown else "--rounds must be >= 1")
     if "postgresql" in databases:
-        import psycopg
-
-        try:
-            _postgres_admin("SELECT 1")
-        except psycopg.Error as error:
-            print(f"PostgreSQL at {POSTGRES_URL} is not reachable: {error}", file=sys.stderr)
+        unreachable = why_unreachable(SHARED_SERVER_URL, connect_timeout=10)
+        if unreachable is not None:
+            print(
+                f"PostgreSQL at {SHARED_SERVER_URL} is not reachable: {unreachable}",
+                file=sys.stderr,
+            )
             return 2
     print(
         f"concurrency: {args.rounds} rounds of two concurrent edits per object and database "

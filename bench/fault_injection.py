@@ -32,13 +32,13 @@ one new run succeeded, counting only what the killed run had not already put in,
 `running` run marked abandoned (and audited), no leftover files, and the data equal to a
 clean run's.
 
-"PostgreSQL stopped": a private PostgreSQL cluster (initdb and pg_ctl in a temporary
-folder, on a free port: never the shared server) holds the app database, and each run
-crashes it with `pg_ctl stop -m immediate` (no checkpoint, recovery at the next start) at a
-random point of the operation: every other run starts it again at once (a restart the
-child lives through, its connection gone), the others once the child has ended. Then it
-checks and reruns as above. Where no cluster can be made (no initdb, or root without a
-`postgres` user), the child's own connection is ended by pg_terminate_backend instead, and
+"PostgreSQL stopped": a private PostgreSQL cluster (bench/pgcluster.py: initdb and pg_ctl in
+a temporary folder, on a free port: never the shared server) holds the app database, and
+each run crashes it with `pg_ctl stop -m immediate` (no checkpoint, recovery at the next
+start) at a random point of the operation: every other run starts it again at once (a
+restart the child lives through, its connection gone), the others once the child has ended.
+Then it checks and reruns as above. Where no cluster can be made (no initdb, or root without
+a `postgres` user), the child's own connection is ended by pg_terminate_backend instead, and
 the table says so.
 
 "Database error": at a random point where the operation talks to the database, an
@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import glob
 import hashlib
 import importlib
 import json
@@ -72,26 +71,33 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The bench folder is sys.path[0] when run as a script; this keeps the import working when
+# the module is loaded some other way (as the other benches do for their siblings).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pgcluster import (
+    SHARED_SERVER_URL,
+    Cluster,
+    database_url,
+    private_cluster,
+    run_admin_statements,
+    throwaway_database_name,
+    why_unreachable,
+)
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-POSTGRES_URL = os.environ.get(
-    "HEADWAY_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"
-)
 OPERATIONS = ("import", "recompute")
-INITDB_OPTIONS = ("-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale", "C", "--no-sync")
 
 # The second file for deals: b changed, c unchanged, d new (a stays as it was).
 DEALS_V2 = """\
@@ -170,128 +176,6 @@ def print_table(tallies: list[Tally]) -> None:
             print(f"FAILED {tally.database} {tally.operation} ({tally.fault}): {failure}")
 
 
-# A private PostgreSQL cluster ---------------------------------------------------------------
-
-
-@dataclass
-class Cluster:
-    """A PostgreSQL server of our own: it may be stopped and started at will."""
-
-    url: str
-    data: Path
-    pg_ctl: str
-    as_user: list[str]
-    port: int
-
-    def ctl(self, *args: str) -> None:
-        subprocess.run(
-            [*self.as_user, self.pg_ctl, "-D", str(self.data), *args],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-
-    def start(self) -> None:
-        self.ctl(
-            "-l",
-            str(self.data / "server.log"),
-            "-w",
-            "-t",
-            "120",
-            "-o",
-            f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1",
-            "start",
-        )
-
-    def stop(self) -> None:
-        """A crash: the server ends at once, without a checkpoint."""
-        self.ctl("-m", "immediate", "-w", "stop")
-
-    def is_running(self) -> bool:
-        found = subprocess.run(
-            [*self.as_user, self.pg_ctl, "-D", str(self.data), "status"],
-            capture_output=True,
-            check=False,
-        )
-        return found.returncode == 0
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "data": str(self.data),
-            "pg_ctl": self.pg_ctl,
-            "as_user": self.as_user,
-            "port": self.port,
-        }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def private_cluster() -> Iterator[tuple[Cluster | None, str]]:
-    """A cluster in a temporary folder, or None and why it could not be made."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    initdb = found[-1] if found else shutil.which("initdb")
-    if initdb is None:
-        yield None, "no initdb (PostgreSQL's server programs are not installed)"
-        return
-    bindir = Path(initdb).parent
-    as_user: list[str] = []
-    root = Path(tempfile.mkdtemp(prefix="headway-pg-"))
-    data = root / "data"
-    try:
-        data.mkdir()
-        if os.geteuid() == 0:
-            import pwd
-
-            runuser = shutil.which("runuser")
-            try:
-                account = pwd.getpwnam("postgres")
-            except KeyError:
-                account = None
-            if account is None or runuser is None:
-                yield None, "running as root with no postgres user (initdb refuses root)"
-                return
-            as_user = [runuser, "-u", "postgres", "--"]
-            root.chmod(0o755)
-            os.chown(data, account.pw_uid, account.pw_gid)
-        try:
-            subprocess.run(
-                [*as_user, initdb, "-D", str(data), *INITDB_OPTIONS],
-                check=True,
-                capture_output=True,
-                timeout=300,
-            )
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
-            said = getattr(error, "stderr", b"") or b""
-            yield None, f"initdb failed: {said.decode(errors='replace').strip() or error}"
-            return
-        port = _free_port()
-        cluster = Cluster(
-            url=f"postgres://postgres@127.0.0.1:{port}/postgres",
-            data=data,
-            pg_ctl=str(bindir / "pg_ctl"),
-            as_user=as_user,
-            port=port,
-        )
-        try:
-            cluster.start()
-        except subprocess.CalledProcessError as error:
-            yield None, f"the cluster did not start: {error.stderr.decode(errors='replace')}"
-            return
-        try:
-            yield cluster, ""
-        finally:
-            with contextlib.suppress(subprocess.SubprocessError):
-                cluster.stop()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
 # Databases: the app database and its saved states ---------------------------------------------
 
 
@@ -316,12 +200,8 @@ class Store:
         self.saved: list[str] = []
 
     def _admin(self, *statements: str) -> None:
-        import psycopg
-
         assert self.admin_url is not None
-        with psycopg.connect(self.admin_url, autocommit=True) as connection:
-            for statement in statements:
-                connection.execute(statement)  # type: ignore[arg-type]
+        run_admin_statements(self.admin_url, *statements)
 
     def create(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
@@ -403,14 +283,15 @@ def _instrument(log: Path, fault_at: int, fault: Callable[[str], None]) -> None:
         return result
 
     connection.execute_wrappers.append(statement)
-    commit = connection._commit
+    # Django's backends have `_commit`; its stubs only know the public `commit`.
+    commit = connection._commit  # type: ignore[attr-defined]
 
     def committing() -> None:
         point("before COMMIT")
         commit()
         point("after COMMIT")
 
-    connection._commit = committing  # type: ignore[method-assign]
+    connection._commit = committing  # type: ignore[attr-defined]
     services.fault_hook = lambda step: point(f"step {step}")
 
 
@@ -586,9 +467,9 @@ def inspect_state() -> dict[str, Any]:
         "datasets": dict(Dataset.objects.values_list("key", "file")),
     }
     if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA integrity_check")
-            found = cursor.fetchone()
+        with connection.cursor() as integrity_cursor:
+            integrity_cursor.execute("PRAGMA integrity_check")
+            found = integrity_cursor.fetchone()
             state["integrity"] = found[0] if found else "?"
     return state
 
@@ -616,7 +497,7 @@ def _common(base: dict[str, Any], now: dict[str, Any], problems: list[str]) -> N
 def _same_rows(one: dict[str, Any] | None, other: dict[str, Any] | None) -> bool:
     if one is None or other is None:
         return one is other
-    return one["rows"] == other["rows"] and one["count"] == other["count"]
+    return bool(one["rows"] == other["rows"] and one["count"] == other["count"])
 
 
 def check_import_faulted(
@@ -808,7 +689,7 @@ def campaign(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
     cluster = None
     if spec.get("cluster"):
-        cluster = Cluster(**{**spec["cluster"], "data": Path(spec["cluster"]["data"])})
+        cluster = Cluster.from_json(spec["cluster"])
     rng = random.Random(spec["seed"])
     tallies: list[Tally] = []
     try:
@@ -1009,8 +890,7 @@ def _spec(
 
 
 def _postgres_database(admin_url: str, tag: str) -> str:
-    base = admin_url.rpartition("/")[0]
-    return f"{base}/headway_fault_{tag}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    return database_url(admin_url, throwaway_database_name(f"headway_fault_{tag}"))
 
 
 def run_campaigns(specs: list[dict[str, Any]], jobs: int) -> list[Tally]:
@@ -1088,13 +968,12 @@ def main() -> int:
                 )
             )
         if "postgresql" in databases:
-            import psycopg
-
-            try:
-                with psycopg.connect(POSTGRES_URL, connect_timeout=5):
-                    pass
-            except psycopg.Error as error:
-                print(f"PostgreSQL at {POSTGRES_URL} is not reachable: {error}", file=sys.stderr)
+            unreachable = why_unreachable(SHARED_SERVER_URL, connect_timeout=5)
+            if unreachable is not None:
+                print(
+                    f"PostgreSQL at {SHARED_SERVER_URL} is not reachable: {unreachable}",
+                    file=sys.stderr,
+                )
                 return 2
             if args.runs:
                 specs.append(
@@ -1106,8 +985,8 @@ def main() -> int:
                         args.runs,
                         seed + 1,
                         operations,
-                        url=_postgres_database(POSTGRES_URL, "kill"),
-                        admin_url=POSTGRES_URL,
+                        url=_postgres_database(SHARED_SERVER_URL, "kill"),
+                        admin_url=SHARED_SERVER_URL,
                     )
                 )
             if args.error_runs:
@@ -1120,8 +999,8 @@ def main() -> int:
                         args.error_runs,
                         seed + 4,
                         operations,
-                        url=_postgres_database(POSTGRES_URL, "error"),
-                        admin_url=POSTGRES_URL,
+                        url=_postgres_database(SHARED_SERVER_URL, "error"),
+                        admin_url=SHARED_SERVER_URL,
                     )
                 )
             if args.stop_runs:
@@ -1155,8 +1034,8 @@ def main() -> int:
                             args.stop_runs,
                             seed + 2,
                             operations,
-                            url=_postgres_database(POSTGRES_URL, "term"),
-                            admin_url=POSTGRES_URL,
+                            url=_postgres_database(SHARED_SERVER_URL, "term"),
+                            admin_url=SHARED_SERVER_URL,
                         )
                     )
         began = time.monotonic()
