@@ -7,9 +7,9 @@ rows (`current`) instead of the queries each cached thing would take.
 
 The generations are moved by a wrapper around every query of every connection of every
 process (web, worker, CLI), not by the services: no write made through Django's
-database connections can forget to invalidate a cache. The wrapper looks at the statement (INSERT, UPDATE, DELETE, REPLACE,
-TRUNCATE or schema changes, and the table) and at how many rows it changed; the generation
-moves after the transaction commits (a rolled-back write moves nothing) and before the
+database connections can forget to invalidate a cache. The wrapper looks at the
+statement (INSERT, UPDATE, DELETE, REPLACE, TRUNCATE or schema changes, and the table)
+and at how many rows it changed; the generation moves after the transaction commits (a rolled-back write moves nothing) and before the
 writer's request answers. A reader reads the generation before the data it renders, so a
 page rendered while a write commits is cached under the old generation and never served
 once the generation has moved.
@@ -227,8 +227,21 @@ def _read() -> Generations | None:
         logger.warning("could not read the generations: %s", error)
         return None
     if "data" not in values or "auth" not in values:
+        # Emptied (`manage flush`): made again, else nothing would be cached from now on.
+        # Nothing cached before can match the new random values.
+        _recreate(set(Generations._fields) - set(values))
         return None
     return Generations(data=int(values["data"]), auth=int(values["auth"]))
+
+
+def _recreate(names: set[str]) -> None:
+    from headway.changes.models import Generation
+
+    try:
+        for name in sorted(names):
+            Generation.objects.get_or_create(name=name, defaults={"value": secrets.randbits(62)})
+    except DatabaseError as error:
+        logger.warning("could not make the generations again: %s", error)
 
 
 def current() -> Generations | None:
