@@ -9,10 +9,10 @@ The generations are moved by a wrapper around every query of every connection of
 process (web, worker, CLI), not by the services: no write made through Django's
 database connections can forget to invalidate a cache. The wrapper looks at the
 statement (INSERT, UPDATE, DELETE, REPLACE, TRUNCATE or schema changes, and the table)
-and at how many rows it changed; the generation moves after the transaction commits (a rolled-back write moves nothing) and before the
-writer's request answers. A reader reads the generation before the data it renders, so a
-page rendered while a write commits is cached under the old generation and never served
-once the generation has moved.
+and at how many rows it changed; the generation moves after the transaction commits (a
+rolled-back write moves nothing) and before the writer's request answers. A reader reads
+the generation before the data it renders, so a page rendered while a write commits is
+cached under the old generation and never served once the generation has moved.
 
 If moving a generation fails (the database went away right after a commit), the failure is
 logged and cached pages may lag until the next write moves it; page entries also expire
