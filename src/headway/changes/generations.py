@@ -81,12 +81,14 @@ def migration_started(**kwargs: Any) -> None:
 
 
 def migration_ended(sender: Any, using: str = "default", **kwargs: Any) -> None:
-    """`post_migrate` (sent once per app): ... and both generations move once."""
+    """`post_migrate` (sent once per app, after `migrate` and after `flush`): ... the
+    generations are there (a flush empties their table) and move once."""
     global _migrating
     _migrating = False
-    if getattr(sender, "label", None) == "changes" and getattr(
-        settings, "HEADWAY_TRACK_CHANGES", True
-    ):
+    if getattr(sender, "label", None) != "changes":
+        return
+    _recreate(set(Generations._fields), using)
+    if getattr(settings, "HEADWAY_TRACK_CHANGES", True):
         bump(using, BOTH)
 
 
@@ -167,12 +169,17 @@ def _wrapper(
 ) -> Any:
     result = execute(sql, params, many, context)
     names = written(sql) if tracking() else NOTHING
-    if names:
-        # A statement that changed nothing (a worker polling for jobs) moves nothing.
-        rowcount = getattr(context.get("cursor"), "rowcount", -1)
-        if rowcount != 0:
-            _after_write(context["connection"], names)
+    if names and not _changed_nothing(sql, context):
+        _after_write(context["connection"], names)
     return result
+
+
+def _changed_nothing(sql: str, context: dict[str, Any]) -> bool:
+    """An UPDATE or DELETE that matched no row (a worker polling for jobs). Only those:
+    SQLite counts no row for an INSERT ... RETURNING until its rows are read."""
+    if not sql.lstrip()[:6].upper().startswith(("UPDATE", "DELETE")):
+        return False
+    return getattr(context.get("cursor"), "rowcount", -1) == 0
 
 
 def track_writes(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
@@ -234,12 +241,14 @@ def _read() -> Generations | None:
     return Generations(data=int(values["data"]), auth=int(values["auth"]))
 
 
-def _recreate(names: set[str]) -> None:
+def _recreate(names: set[str], using: str = "default") -> None:
     from headway.changes.models import Generation
 
     try:
         for name in sorted(names):
-            Generation.objects.get_or_create(name=name, defaults={"value": secrets.randbits(62)})
+            Generation.objects.using(using).get_or_create(
+                name=name, defaults={"value": secrets.randbits(62)}
+            )
     except DatabaseError as error:
         logger.warning("could not make the generations again: %s", error)
 
