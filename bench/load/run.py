@@ -7,14 +7,16 @@ monthly results, on PostgreSQL and on SQLite, on 127.0.0.1 only.
 For each database it
   1. makes a fresh database (SQLite: a new folder; PostgreSQL: the database `headway_load`,
      dropped afterwards) and seeds it (seed.py), with the cache table;
-  2. counts the queries of each page with Django's test client (the cache empty, then warm);
-  3. starts `headway serve` (gunicorn, 2 workers per core, with --cache: by default each
-     worker's own memory, as `headway serve` runs; every key is versioned, so a worker never
-     serves stale HTML, and a warm page is one unpickling instead of a database round trip
-     of up to 640 KB; `--cache database` shares one cache between workers);
+  2. counts the queries of each page with Django's test client: every cache empty, the
+     parts of pages cached (another person's first view), the whole page cached;
+  3. starts `headway serve` (gunicorn, 2 workers per core) with --cache: by default
+     `database`, one cache shared by the workers (a KPI's analysis and page parts made
+     once for all of them); `memory` gives each worker its own. Whole pages and API reads
+     are kept in each worker's memory under the database's generation (headway.changes);
   4. signs 50 people in through the sign-in form (timed), then opens every KPI page, every
      team page and the home page once: the cold figures, and what fills the cache;
-  5. runs locust headless: 50 people, 1-3 s between pages, for --duration seconds;
+  5. runs locust headless: 50 people arriving over 10 s, then 1-3 s between pages, for
+     --duration seconds after the last arrived (the figures: statistics reset then);
   6. runs wrk (8 connections, 2 threads, --wrk-seconds each) on /healthz (a Django view
      doing no work: the baseline), the home page and a KPI page;
   7. writes bench/results/load-<db>.json, prints a table and checks the goals.
@@ -47,6 +49,7 @@ RESULTS = HERE.parent / "results"
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 PG_DATABASE = "headway_load"
 GOAL_P95_MS = 100.0
+RAMP_SECONDS = 10
 GOAL_RPS = 200.0
 GOAL_RATIO = 0.4
 # What the query counts and wrk measure: a KPI of a team (most KPIs are) and, for the
@@ -247,10 +250,14 @@ def _locust(base: str, plan: Path, users: int, seconds: int, folder: Path) -> di
         "--headless",
         "--users",
         str(users),
+        # People arrive over RAMP_SECONDS, not in the same millisecond (50 first views at
+        # once queue behind 4 workers for half a second); the figures are those of the
+        # --duration seconds after the last one arrived (--reset-stats).
         "--spawn-rate",
-        str(users),
+        str(max(1, round(users / RAMP_SECONDS))),
+        "--reset-stats",
         "--run-time",
-        f"{seconds}s",
+        f"{seconds + RAMP_SECONDS}s",
         "--host",
         base,
         "--csv",
@@ -261,7 +268,7 @@ def _locust(base: str, plan: Path, users: int, seconds: int, folder: Path) -> di
     ]
     environment = dict(os.environ, LOAD_SESSIONS=str(plan))
     subprocess.run(
-        command, env=environment, check=False, capture_output=True, timeout=seconds + 120
+        command, env=environment, check=False, capture_output=True, timeout=seconds + 180
     )
     pages: dict[str, Any] = {}
     with Path(f"{prefix}_stats.csv").open(encoding="utf-8") as handle:
@@ -470,6 +477,7 @@ def run_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
             "users": args.users,
             "seconds": args.duration,
             "think_s": [1, 3],
+            "ramp_seconds": RAMP_SECONDS,
             "pages": browsing,
         },
         "saturation": {
