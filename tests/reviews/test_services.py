@@ -551,8 +551,7 @@ def test_a_meeting_closes_only_when_every_approved_decision_is_applied(
         decision_decide(decision=keep(org, meeting, key), by=org.admin, approve=True)
     meeting = meeting_conclude(meeting=meeting, by=org.admin)
     refused(lambda: meeting_close(meeting=meeting, by=org.admin), "decisions")
-    applied, problems = decisions_apply_all(meeting=meeting, by=org.admin)
-    assert (applied, problems) == (2, [])
+    assert decisions_apply_all(meeting=meeting, by=org.admin) == (2, [], [])
     assert meeting_close(meeting=meeting, by=org.admin).status == MeetingStatus.CLOSED
 
 
@@ -566,7 +565,7 @@ def test_a_decision_is_applied_once(org: Organisation, meeting: Meeting) -> None
     )
     decision_apply(decision=decision, by=org.admin)
     refused(lambda: decision_apply(decision=decision, by=org.admin), "status")
-    assert decisions_apply_all(meeting=meeting, by=org.admin) == (0, [])
+    assert decisions_apply_all(meeting=meeting, by=org.admin) == (0, [], [])
     assert TargetVersion.objects.filter(origin_reference=decision.reference).count() == 1
     assert AuditEntry.objects.filter(action="review.decision.apply").count() == 1
 
@@ -1041,6 +1040,56 @@ def test_a_period_closed_after_the_decision_stops_it_until_reopened(
     period_reopen(lock=lock, by=org.admin, reason="the review changed its target")
     decision_apply(decision=decision, by=org.admin)
     assert result("revenue", "2026-02").target == Decimal(50)
+
+
+def test_applying_all_goes_past_a_decision_that_can_no_longer_be_applied(
+    org: Organisation, meeting: Meeting
+) -> None:
+    meeting = started(org, meeting)
+    stopped = decision_record(
+        meeting=meeting,
+        by=org.manager,
+        kind=DecisionKind.CHANGE_TARGET,
+        reason="February was too hard",
+        kpi=kpi("revenue"),
+        details={"value": "50", "effective_from": "2026-02"},
+    )
+    going = decision_record(
+        meeting=meeting,
+        by=org.manager,
+        kind=DecisionKind.CHANGE_TARGET,
+        reason="January can do more",
+        kpi=kpi("revenue"),
+        details={"value": "70", "effective_from": "2026-01"},
+    )
+    for decision in (stopped, going):
+        decision_decide(decision=decision, by=org.admin, approve=True)
+    meeting = meeting_conclude(meeting=meeting, by=org.admin)
+    period_lock(period="2026-02", by=org.admin, reason="February is audited")
+    february = result("revenue", "2026-02").target
+
+    applied, problems, refused = decisions_apply_all(meeting=meeting, by=org.admin)
+
+    assert (applied, problems) == (1, [])
+    assert len(refused) == 1
+    assert refused[0].startswith(str(stopped))
+    assert "2026-02 is closed" in refused[0]
+    assert Decision.objects.get(pk=stopped.pk).status == DecisionStatus.APPROVED
+    assert Decision.objects.get(pk=going.pk).status == DecisionStatus.APPLIED
+    assert result("revenue", "2026-01").target == Decimal(70)
+    assert result("revenue", "2026-02").target == february
+
+
+def test_only_the_chair_or_an_admin_applies_all_and_only_once_decided(
+    org: Organisation, meeting: Meeting
+) -> None:
+    meeting = started(org, meeting)
+    decision_decide(decision=keep(org, meeting), by=org.admin, approve=True)
+    refused(lambda: decisions_apply_all(meeting=meeting, by=org.admin), "status")
+    meeting = meeting_conclude(meeting=meeting, by=org.admin)
+    with pytest.raises(NotAllowed):
+        decisions_apply_all(meeting=meeting, by=org.manager)
+    assert decisions_apply_all(meeting=meeting, by=org.admin) == (1, [], [])
 
 
 # -- the agenda by hand, notes and attendance ---------------------------------------------

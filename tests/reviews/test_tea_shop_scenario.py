@@ -165,7 +165,7 @@ def test_the_q2_review_lowers_the_conversion_target_to_six_percent_from_july() -
     for decision in (keep, action):
         decision_decide(decision=decision, by=ceo, approve=True)
     q1 = meeting_conclude(meeting=q1, by=ceo)
-    assert decisions_apply_all(meeting=q1, by=ceo) == (2, [])
+    assert decisions_apply_all(meeting=q1, by=ceo) == (2, [], [])
     q1 = meeting_close(meeting=q1, by=ceo)
     follow_up = Action.objects.get(decision=action)
     assert TargetVersion.objects.filter(kpi=conversion, where_value="").count() == 1
@@ -203,7 +203,7 @@ def test_the_q2_review_lowers_the_conversion_target_to_six_percent_from_july() -
     assert change.details["previous"] == "0.0800000000"
     change = decision_decide(decision=change, by=ceo, approve=True, note="Agreed")
     q2 = meeting_conclude(meeting=q2, by=ceo)
-    assert decisions_apply_all(meeting=q2, by=ceo) == (1, [])
+    assert decisions_apply_all(meeting=q2, by=ceo) == (1, [], [])
     q2 = meeting_close(meeting=q2, by=ceo)
     assert q2.status == MeetingStatus.CLOSED
     change.refresh_from_db()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -21,7 +21,7 @@ from django.utils.translation import gettext
 
 from headway.accounts.models import Organization, Team, User
 from headway.accounts.permissions import can_edit_team_things, is_admin, managed_team_ids
-from headway.audit.errors import NotAllowed, check_version
+from headway.audit.errors import ConflictError, NotAllowed, check_version
 from headway.audit.services import audit_record, snapshot
 from headway.kpis.models import Kpi
 from headway.lib import paths
@@ -779,16 +779,40 @@ def decision_apply(*, decision: Decision, by: User) -> tuple[Decision, list[str]
     return current, problems
 
 
-def decisions_apply_all(*, meeting: Meeting, by: User) -> tuple[int, list[str]]:
-    """Applies every approved decision of a decided meeting, in the order recorded."""
-    applied, problems = 0, []
+class AppliedDecisions(NamedTuple):
+    """What `decisions_apply_all` did: how many decisions it applied, the problems of
+    recomputing their KPIs, and each approved decision it could not apply, with why."""
+
+    applied: int
+    problems: list[str]
+    refused: list[str]
+
+
+def decisions_apply_all(*, meeting: Meeting, by: User) -> AppliedDecisions:
+    """Applies every approved decision of a decided meeting, in the order recorded.
+
+    A decision that can no longer be applied (its period was closed, its KPI changed
+    since) stays approved and is named in `refused` with the reason; the others are
+    still applied, each in its own transaction. The chair then withdraws it, or applies
+    it once what stopped it is gone."""
+    _require(
+        by.pk == meeting.chair_id or is_admin(by),
+        "only the chair or an admin applies the meeting's decisions",
+    )
+    _require_status(Meeting.objects.get(pk=meeting.pk), [MeetingStatus.DECIDED], "apply decisions")
+    applied, problems, refused = 0, [], []
     for decision in Decision.objects.filter(
         meeting=meeting, status=DecisionStatus.APPROVED
     ).order_by("pk"):
-        _, found = decision_apply(decision=decision, by=by)
+        try:
+            _, found = decision_apply(decision=decision, by=by)
+        except (ValidationError, ConflictError) as error:
+            reasons = error.messages if isinstance(error, ValidationError) else [str(error)]
+            refused.append(f"{decision}: {'; '.join(reasons)}")
+            continue
         applied += 1
         problems.extend(found)
-    return applied, problems
+    return AppliedDecisions(applied, problems, refused)
 
 
 # -- actions and minutes -------------------------------------------------------------------

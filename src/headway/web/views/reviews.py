@@ -1038,15 +1038,19 @@ def meeting_step(request: HttpRequest, pk: int) -> HttpResponse:
                 request, _("The meeting is concluded: its approved decisions can be applied.")
             )
         elif step == "apply_all":
-            applied, problems = services.decisions_apply_all(meeting=meeting, by=user)
+            done = services.decisions_apply_all(meeting=meeting, by=user)
             messages.success(
                 request,
                 ngettext(
-                    "%(count)s decision was applied.", "%(count)s decisions were applied.", applied
+                    "%(count)s decision was applied.",
+                    "%(count)s decisions were applied.",
+                    done.applied,
                 )
-                % {"count": applied},
+                % {"count": done.applied},
             )
-            _recompute_warnings(request, problems)
+            for line in done.refused:
+                messages.error(request, _("Not applied: %(reason)s") % {"reason": line})
+            _recompute_warnings(request, done.problems)
         elif step == "close":
             services.meeting_close(meeting=meeting, by=user)
             messages.success(request, _("The review is closed."))
