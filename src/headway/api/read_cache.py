@@ -24,8 +24,9 @@ from django.utils.translation import get_language
 
 from headway.accounts.permissions import is_signed_in
 from headway.accounts.services import token_user
+from headway.changes.answers import entry_of, response_of
 from headway.changes.generations import current
-from headway.lib.lru import ByteBoundLRU, Entry
+from headway.lib.lru import ByteBoundLRU
 
 # Operations (by their ids) whose answer depends on nothing but the path and the data.
 SHARED_READS = frozenset(
@@ -74,15 +75,6 @@ def _key(request: HttpRequest, operation: str, data_generation: int) -> str:
     return "api-read:" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def _response(entry: Entry) -> HttpResponse:
-    body, headers = entry
-    response = HttpResponse(body)
-    for name, value in headers:
-        response[name] = value
-    response[HIT_HEADER] = "hit"
-    return response
-
-
 def cached_reads(run: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """A ninja view decorator (mode "view": around the whole operation, authentication
     included) that caches the answers of the operations in SHARED_READS."""
@@ -101,7 +93,7 @@ def cached_reads(run: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
         key = _key(request, name, generations.data)
         entry = _LOCAL.get(key)
         if entry is not None and _caller_passes(request):
-            return _response(entry)
+            return response_of(entry, HIT_HEADER)
         response = run(request, **values)
         if (
             response.status_code == 200
@@ -110,10 +102,7 @@ def cached_reads(run: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
         ):
             _LOCAL.put(
                 key,
-                (
-                    bytes(response.content),
-                    [(h, response[h]) for h in _KEPT_HEADERS if response.has_header(h)],
-                ),
+                entry_of(response, _KEPT_HEADERS),
             )
             response[HIT_HEADER] = "miss"
         return response

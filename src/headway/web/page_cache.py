@@ -33,6 +33,7 @@ from django.contrib.messages import get_messages
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import get_language
 
+from headway.changes.answers import entry_of, response_of
 from headway.changes.generations import current
 from headway.lib.lru import ByteBoundLRU
 
@@ -78,15 +79,6 @@ def _key(request: HttpRequest, view: str, data_generation: int) -> str | None:
     return "page:" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def _from_entry(entry: tuple[bytes, list[tuple[str, str]]]) -> HttpResponse:
-    body, headers = entry
-    response = HttpResponse(body)
-    for name, value in headers:
-        response[name] = value
-    response[HIT_HEADER] = "hit"
-    return response
-
-
 def cached_page(view: View) -> View:
     """Caches a signed-in page view's answers as described above. Put it inside
     `login_required`, so that only people signed in reach it."""
@@ -102,7 +94,7 @@ def cached_page(view: View) -> View:
             return view(request, *args, **kwargs)
         entry = _LOCAL.get(key)
         if entry is not None:
-            return _from_entry(entry)
+            return response_of(entry, HIT_HEADER)
         response = view(request, *args, **kwargs)
         if (
             response.status_code == 200
@@ -113,11 +105,7 @@ def cached_page(view: View) -> View:
             # new one that only this answer's cookie would bring).
             and request.META.get("CSRF_COOKIE") == request.COOKIES.get(settings.CSRF_COOKIE_NAME)
         ):
-            stored = (
-                bytes(response.content),
-                [(h, response[h]) for h in _KEPT_HEADERS if response.has_header(h)],
-            )
-            _LOCAL.put(key, stored)
+            _LOCAL.put(key, entry_of(response, _KEPT_HEADERS))
             response[HIT_HEADER] = "miss"
         return response
 
